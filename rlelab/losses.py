@@ -1,0 +1,186 @@
+"""The regression losses of the paper, one family with one calling convention.
+
+Every loss is called as ``loss(mu_hat, sigma_hat, target, weight=None, **options)``:
+
+- ``mu_hat``, ``sigma_hat``, ``target``: tensors of shape (..., D), D coordinates per joint
+  (D = 2 for a 2-D keypoint, 1 for a 1-D toy world). L1 and L2 ignore ``sigma_hat``.
+- ``weight``: optional per-joint weight or visibility mask of shape (...) or (..., 1).
+
+and returns a ``LossOutput`` with ``loss`` (the weighted mean over joints, a scalar) and
+``per_joint`` (the unweighted per-joint terms, shape (...)). Inputs in fp16/bf16 are
+computed in fp32. ``LOSSES`` maps each name to its function.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .densities import LOG_Q, LOG_SQRT_2PI, gaussian_nll, laplace_nll
+
+SIGMA_EPS = 1e-9
+
+
+def sigma_hat_from_logits(logits, eps=SIGMA_EPS):
+    """sigma_hat = sigmoid(logits) + eps, in (0, 1) as in section 3.3."""
+    return torch.sigmoid(logits) + eps
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor  # scalar: weighted mean of per_joint
+    per_joint: torch.Tensor  # shape (...): one term per joint, before weighting
+
+
+def _prepare(name, mu_hat, sigma_hat, target, weight, needs_sigma=True):
+    """Check shapes (one clear sentence on a mismatch) and upcast half precision to fp32."""
+    if mu_hat.dim() == 0:
+        raise ValueError(f"{name} loss: mu_hat must have shape (..., D), got a scalar.")
+    if target.shape != mu_hat.shape:
+        raise ValueError(
+            f"{name} loss: target has shape {tuple(target.shape)} but mu_hat has shape "
+            f"{tuple(mu_hat.shape)}; both must be (..., D) with the same shape."
+        )
+    if needs_sigma:
+        if sigma_hat is None:
+            raise ValueError(f"{name} loss needs sigma_hat (shape {tuple(mu_hat.shape)}), got None.")
+        if sigma_hat.shape != mu_hat.shape:
+            raise ValueError(
+                f"{name} loss: sigma_hat has shape {tuple(sigma_hat.shape)} but mu_hat has shape "
+                f"{tuple(mu_hat.shape)}; predict one sigma per coordinate."
+            )
+    joints = mu_hat.shape[:-1]
+    if weight is not None:
+        if weight.shape == joints + (1,):
+            weight = weight[..., 0]
+        if weight.shape != joints:
+            raise ValueError(
+                f"{name} loss: weight has shape {tuple(weight.shape)}; it must be per joint, "
+                f"{tuple(joints)} or {tuple(joints) + (1,)}."
+            )
+    up = lambda t: t.float() if t is not None and t.dtype in (torch.float16, torch.bfloat16) else t
+    sigma_hat = up(sigma_hat).clamp_min(SIGMA_EPS) if needs_sigma else None
+    return up(mu_hat), sigma_hat, up(target), up(weight)
+
+
+def _reduce(per_joint, weight):
+    if weight is None:
+        return LossOutput(per_joint.mean(), per_joint)
+    weight = weight.to(per_joint.dtype)
+    return LossOutput((per_joint * weight).sum() / weight.sum().clamp_min(1e-12), per_joint)
+
+
+def l1_loss(mu_hat, sigma_hat, target, weight=None):
+    """sum_d |mu_g - mu_hat|: the Laplace NLL with a constant sigma, up to constants (section 3.1)."""
+    mu_hat, _, target, weight = _prepare("l1", mu_hat, sigma_hat, target, weight, needs_sigma=False)
+    return _reduce((target - mu_hat).abs().sum(-1), weight)
+
+
+def l2_loss(mu_hat, sigma_hat, target, weight=None):
+    """sum_d (mu_g - mu_hat)^2: the Gaussian NLL with a constant sigma, up to constants (Eq. 2)."""
+    mu_hat, _, target, weight = _prepare("l2", mu_hat, sigma_hat, target, weight, needs_sigma=False)
+    return _reduce(((target - mu_hat) ** 2).sum(-1), weight)
+
+
+def gaussian_loss(mu_hat, sigma_hat, target, weight=None):
+    """sum_d [log sigma_d + r_d^2 / (2 sigma_d^2) + log sqrt(2 pi)]: Eq. 2 with learnable sigma."""
+    mu_hat, sigma_hat, target, weight = _prepare("gaussian", mu_hat, sigma_hat, target, weight)
+    return _reduce(gaussian_nll(mu_hat, sigma_hat, target).sum(-1), weight)
+
+
+def laplace_loss(mu_hat, sigma_hat, target, weight=None):
+    """sum_d [log(2 sigma_d) + |r_d| / sigma_d]: the Laplace NLL with learnable sigma."""
+    mu_hat, sigma_hat, target, weight = _prepare("laplace", mu_hat, sigma_hat, target, weight)
+    return _reduce(laplace_nll(mu_hat, sigma_hat, target).sum(-1), weight)
+
+
+def _need_flow(name, flow, dim):
+    if flow is None:
+        raise ValueError(f"{name} loss needs flow=..., a flow over D={dim} coordinates (rlelab.flows.make_flow).")
+    if flow.dim != dim:
+        raise ValueError(f"{name} loss: the flow is over {flow.dim} coordinates but mu_hat has D={dim}.")
+
+
+def flow_basic_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None):
+    """The basic design (Fig. 2a, Eq. 4): -log N(f^{-1}(mu_g); mu_hat, sigma_hat) - log|det d f^{-1}/d mu_g|.
+
+    The flow sees the label mu_g itself, so it learns the spread of labels across all inputs,
+    not the deviation of a label from its prediction: the flaw that reparameterization fixes.
+    """
+    mu_hat, sigma_hat, target, weight = _prepare("flow", mu_hat, sigma_hat, target, weight)
+    _need_flow("flow", flow, mu_hat.shape[-1])
+    z, log_det = flow.inverse(target)
+    return _reduce(gaussian_nll(mu_hat, sigma_hat, z).sum(-1) - log_det, weight)
+
+
+def dle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None):
+    """Direct likelihood estimation (Fig. 2b, Eq. 5): -log P_phi(bar_mu) + sum_d log sigma_d."""
+    mu_hat, sigma_hat, target, weight = _prepare("dle", mu_hat, sigma_hat, target, weight)
+    _need_flow("dle", flow, mu_hat.shape[-1])
+    bar_mu = (target - mu_hat) / sigma_hat
+    return _reduce(-flow.log_prob(bar_mu) + torch.log(sigma_hat).sum(-1), weight)
+
+
+def log_s(flow, q="laplace", bound=5.0, n=None):
+    """log s with s = 1 / int Q G_phi, by the Riemann sum of Eq. 16 on [-bound, bound]^D (Appendix E).
+
+    n subintervals per axis (default 1000 in 1-D, 64 in 2-D, 24 in 3-D): the flow runs n^D times.
+    """
+    n = n or {1: 1000, 2: 64}.get(flow.dim, 24)
+    axis = torch.linspace(-bound, bound, n + 1, device=next(flow.parameters()).device)[1:]
+    grid = torch.cartesian_prod(*[axis] * flow.dim).reshape(-1, flow.dim)
+    log_qg = LOG_Q[q](grid).sum(-1) + flow.log_prob(grid)
+    return -(torch.logsumexp(log_qg, 0) + flow.dim * math.log(2 * bound / n))
+
+
+RLE_VARIANTS = ("paper", "official", "mmpose")
+
+
+def rle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None, q="laplace", with_log_s=False, variant="paper"):
+    """Residual log-likelihood estimation (Fig. 2c, Eq. 8), per joint with bar_mu = (mu_g - mu_hat) / sigma_hat.
+
+    variant="paper" (default), Eq. 8 exactly, the flow over all D coordinates of a joint:
+        -log Q(bar_mu) - log G_phi(bar_mu) - log s + sum_d log sigma_d
+      with Q the product of standard Gaussians (q="gaussian") or unit Laplaces (q="laplace",
+      the paper's default) and the log s term only when with_log_s=True (Appendix E, Eq. 16;
+      the paper drops it, Table 17).
+    variant="official" (the authors' rlepose/models/criterion.py), per joint:
+        sum_d [log sigma_d - log G_phi(bar_mu)] + sum_d [log(sqrt(2 pi) sigma_d) + |bar_mu_d| / sqrt(2)]
+      log sigma and the flow term are counted once per coordinate (twice per joint in 2-D), and
+      a Gaussian normalizer is paired with an L1 exponent (q and with_log_s are not used).
+    variant="mmpose" (mmpose's RLELoss), per joint:
+        sum_d [log sigma_d - log G_phi(bar_mu)] + sum_d [-log Q(bar_mu_d) + log sigma_d]
+      a true unit Laplace (log(2 sigma_d) + |bar_mu_d|) or Gaussian Q, the flow term broadcast
+      over the coordinates.
+    All three share the gradient shortcut: the Q term reaches mu_hat without passing the flow.
+    """
+    if variant not in RLE_VARIANTS:
+        raise ValueError(f"rle loss: unknown variant {variant!r}; choose one of {', '.join(RLE_VARIANTS)}.")
+    if q not in LOG_Q:
+        raise ValueError(f"rle loss: unknown q {q!r}; choose 'gaussian' or 'laplace'.")
+    mu_hat, sigma_hat, target, weight = _prepare("rle", mu_hat, sigma_hat, target, weight)
+    dim = mu_hat.shape[-1]
+    _need_flow("rle", flow, dim)
+    bar_mu = (target - mu_hat) / sigma_hat  # the deviation, Fig. 2c
+    log_g = flow.log_prob(bar_mu)  # log G_phi(bar_mu), Eq. 7
+    log_sigma = torch.log(sigma_hat).sum(-1)  # log|det d bar_mu / d mu_g|^-1, Eq. 5
+    if variant == "paper":
+        per_joint = -LOG_Q[q](bar_mu).sum(-1) - log_g + log_sigma  # Eq. 8
+        if with_log_s:
+            per_joint = per_joint - log_s(flow, q)
+    elif variant == "official":
+        per_joint = dim * -log_g + 2 * log_sigma + (LOG_SQRT_2PI + bar_mu.abs() / math.sqrt(2)).sum(-1)
+    else:
+        per_joint = dim * -log_g + 2 * log_sigma - LOG_Q[q](bar_mu).sum(-1)
+    return _reduce(per_joint, weight)
+
+
+LOSSES = {
+    "l1": l1_loss,
+    "l2": l2_loss,
+    "gaussian": gaussian_loss,
+    "laplace": laplace_loss,
+    "flow": flow_basic_loss,
+    "dle": dle_loss,
+    "rle": rle_loss,
+}
+FLOW_LOSSES = ("flow", "dle", "rle")

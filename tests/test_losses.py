@@ -1,0 +1,150 @@
+"""Densities and losses against closed forms, torch.distributions and numeric integrals."""
+import math
+
+import pytest
+import torch
+from torch import distributions as D
+
+from rlelab.densities import gaussian_nll, laplace_nll, log_q_gaussian, log_q_laplace
+from rlelab.flows import RealNVP
+from rlelab.losses import LOSSES, RLE_VARIANTS, dle_loss, log_s, rle_loss, sigma_hat_from_logits
+
+
+def identity_flow(dim=2):
+    """With all weights zero every coupling is the identity, so G_phi = N(0, I) exactly."""
+    flow = RealNVP(dim)
+    for p in flow.parameters():
+        torch.nn.init.zeros_(p)
+    return flow
+
+
+def batch(n=64, k=17, d=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mu_hat = torch.randn(n, k, d, generator=g)
+    sigma_hat = sigma_hat_from_logits(torch.randn(n, k, d, generator=g))
+    target = mu_hat + torch.randn(n, k, d, generator=g) * 0.3
+    return mu_hat, sigma_hat, target
+
+
+@pytest.mark.parametrize("log_q", [log_q_gaussian, log_q_laplace])
+def test_standard_densities_integrate_to_one(log_q):
+    x = torch.linspace(-40, 40, 200001, dtype=torch.float64)
+    assert torch.trapezoid(log_q(x).exp(), x).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_nlls_equal_their_closed_forms():
+    mu, sigma, target = batch()
+    assert torch.allclose(gaussian_nll(mu, sigma, target), -D.Normal(mu, sigma).log_prob(target), atol=1e-5)
+    assert torch.allclose(laplace_nll(mu, sigma, target), -D.Laplace(mu, sigma).log_prob(target), atol=1e-5)
+    expected = torch.log(sigma) + (target - mu) ** 2 / (2 * sigma**2) + 0.5 * math.log(2 * math.pi)  # Eq. 2
+    assert torch.allclose(gaussian_nll(mu, sigma, target), expected, atol=1e-5)
+
+
+def test_l1_l2_are_laplace_gaussian_at_fixed_sigma():
+    mu, _, target = batch()
+    for sigma in (0.1, 1 / math.sqrt(2), 2.0):
+        fixed = torch.full_like(mu, sigma)
+        l2 = LOSSES["l2"](mu, None, target).per_joint
+        l1 = LOSSES["l1"](mu, None, target).per_joint
+        gauss = LOSSES["gaussian"](mu, fixed, target).per_joint
+        lap = LOSSES["laplace"](mu, fixed, target).per_joint
+        # same loss up to a positive scale and an additive constant
+        assert torch.allclose(gauss - l2 / (2 * sigma**2), torch.full_like(l2, 2 * (math.log(sigma) + 0.5 * math.log(2 * math.pi))), atol=1e-4)
+        assert torch.allclose(lap - l1 / sigma, torch.full_like(l1, 2 * math.log(2 * sigma)), atol=1e-4)
+
+
+def test_dle_with_identity_flow_is_gaussian_nll():
+    mu, sigma, target = batch()
+    flow = identity_flow()
+    assert torch.allclose(dle_loss(mu, sigma, target, flow=flow).per_joint,
+                          LOSSES["gaussian"](mu, sigma, target).per_joint, atol=1e-4)
+
+
+def test_rle_paper_formula_eq8():
+    mu, sigma, target = batch()
+    flow = identity_flow()
+    bar_mu = (target - mu) / sigma
+    log_g = D.Normal(0.0, 1.0).log_prob(bar_mu).sum(-1)
+    for q, dist in [("gaussian", D.Normal(0.0, 1.0)), ("laplace", D.Laplace(0.0, 1.0))]:
+        expected = -dist.log_prob(bar_mu).sum(-1) - log_g + torch.log(sigma).sum(-1)
+        got = rle_loss(mu, sigma, target, flow=flow, q=q).per_joint
+        assert torch.allclose(got, expected, atol=1e-4)
+
+
+def test_rle_variants_formulas():
+    mu, sigma, target = batch()
+    flow = identity_flow()
+    bar_mu = (target - mu) / sigma
+    log_g = D.Normal(0.0, 1.0).log_prob(bar_mu).sum(-1, keepdim=True)
+    # official rlepose criterion: nf_loss = log sigma - log_phi per coordinate, logQ = log(sigma / amp) + |r| / (sqrt 2 sigma)
+    amp = 1 / math.sqrt(2 * math.pi)
+    official = (torch.log(sigma) - log_g) + torch.log(sigma / amp) + (target - mu).abs() / (math.sqrt(2) * sigma)
+    got = rle_loss(mu, sigma, target, flow=flow, variant="official").per_joint
+    assert torch.allclose(got, official.sum(-1), atol=1e-3)
+    # mmpose RLELoss with q laplace: nf_loss + log(2 sigma) + |error|
+    mmpose = (torch.log(sigma) - log_g) + torch.log(2 * sigma) + bar_mu.abs()
+    got = rle_loss(mu, sigma, target, flow=flow, variant="mmpose").per_joint
+    assert torch.allclose(got, mmpose.sum(-1), atol=1e-3)
+
+
+def test_log_s_riemann_sum_matches_closed_form():
+    # G = N(0, I) and Q Gaussian: int Q G = (1 / (2 sqrt(pi)))^D, so log s = D log(2 sqrt(pi))
+    flow = identity_flow()
+    assert log_s(flow, "gaussian", n=200).item() == pytest.approx(2 * math.log(2 * math.sqrt(math.pi)), abs=1e-3)
+    mu, sigma, target = batch()
+    with_s = rle_loss(mu, sigma, target, flow=flow, q="gaussian", with_log_s=True).per_joint
+    without = rle_loss(mu, sigma, target, flow=flow, q="gaussian").per_joint
+    assert torch.allclose(without - with_s, torch.full_like(with_s, log_s(flow, "gaussian").item()), atol=1e-4)
+
+
+def test_weight_masks_invisible_joints():
+    mu, sigma, target = batch()
+    weight = torch.zeros(mu.shape[:-1])
+    weight[:, :5] = 1
+    out = LOSSES["laplace"](mu, sigma, target, weight)
+    assert out.loss.item() == pytest.approx(out.per_joint[:, :5].mean().item(), rel=1e-5)
+    assert LOSSES["laplace"](mu, sigma, target, weight[..., None]).loss.item() == pytest.approx(out.loss.item())
+
+
+def all_losses(mu, sigma, target, flow):
+    for name, fn in LOSSES.items():
+        if name == "rle":
+            for variant in RLE_VARIANTS:
+                for q in ("gaussian", "laplace"):
+                    yield f"rle-{variant}-{q}", fn(mu, sigma, target, flow=flow, variant=variant, q=q)
+            yield "rle-log-s", fn(mu, sigma, target, flow=flow, with_log_s=True)
+        elif name in ("flow", "dle"):
+            yield name, fn(mu, sigma, target, flow=flow)
+        else:
+            yield name, fn(mu, sigma, target)
+
+
+@pytest.mark.parametrize("logit", [-30.0, 0.0, 30.0])  # sigma near 0 (eps), 0.5 and 1
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_losses_finite_at_extremes(logit, dtype):
+    torch.manual_seed(0)
+    flow = RealNVP(2)
+    n = 8
+    mu = torch.zeros(n, 17, 2, dtype=dtype, requires_grad=True)
+    target = torch.cat([torch.full((n, 8, 2), 1e4), torch.full((n, 9, 2), -3.0)], 1).to(dtype)
+    logits = torch.full((n, 17, 2), logit, dtype=dtype, requires_grad=True)
+    for name, out in all_losses(mu, sigma_hat_from_logits(logits), target, flow):
+        assert out.loss.dtype == torch.float32, name
+        assert torch.isfinite(out.loss), f"{name} is not finite for sigma logit {logit} in {dtype}"
+        if dtype == torch.float32:  # in half precision AMP's GradScaler owns gradient overflow
+            grads = torch.autograd.grad(out.loss, [mu, logits], allow_unused=True, retain_graph=True)
+            assert all(torch.isfinite(g).all() for g in grads if g is not None), name
+
+
+def test_shape_mismatch_is_one_clear_sentence():
+    mu, sigma, target = batch()
+    with pytest.raises(ValueError, match=r"target has shape \(64, 17, 3\) but mu_hat has shape \(64, 17, 2\)"):
+        LOSSES["l1"](mu, sigma, torch.zeros(64, 17, 3))
+    with pytest.raises(ValueError, match="sigma_hat has shape"):
+        LOSSES["rle"](mu, sigma[..., :1], target, flow=identity_flow())
+    with pytest.raises(ValueError, match="flow is over 3 coordinates"):
+        LOSSES["rle"](mu, sigma, target, flow=identity_flow(3))
+    with pytest.raises(ValueError, match="weight has shape"):
+        LOSSES["l2"](mu, sigma, target, torch.ones(64, 16))
+    with pytest.raises(ValueError, match="needs flow"):
+        LOSSES["dle"](mu, sigma, target)

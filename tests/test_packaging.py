@@ -1,0 +1,40 @@
+"""environment.yml, pyproject.toml, the README's two commands and .ci/run stay in step."""
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_yml_pip_list_equals_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["all"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert set(pip) - {"-e ."} == wanted
+    assert "-e ." in pip
+
+
+def test_all_extra_is_the_union_of_the_others():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    union = set().union(*(v for k, v in extras.items() if k != "all"))
+    assert set(extras["all"]) == union
+
+
+def test_readme_opens_with_the_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    top = readme[: readme.index("## ")]
+    blocks = re.findall(r"```bash\n(.*?)```", top, re.S)
+    assert len(blocks) == 2
+    assert "streamlit run app/main.py" in blocks[0]
+    assert "pytest" in blocks[1]
+    assert "<!-- test-command -->" in top
+
+
+def test_ci_runs_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in script and 'bash -c "$cmd"' in script
+    assert subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")]).returncode == 0
