@@ -38,6 +38,11 @@ def location_scale_nll(log_q, mu_hat, sigma_hat, target):
     return -log_q(bar_mu) + torch.log(sigma_hat)
 
 
+def location_scale_nll_joint(log_p, mu_hat, sigma_hat, target):
+    """The same for a joint log-density log_p over the last axis: -log_p(bar_mu) + sum_d log sigma_hat_d."""
+    return -log_p((target - mu_hat) / sigma_hat) + torch.log(sigma_hat).sum(-1)
+
+
 def gaussian_nll(mu_hat, sigma_hat, target):
     """Gaussian NLL with learnable sigma, per element (Eq. 2)."""
     return location_scale_nll(log_q_gaussian, mu_hat, sigma_hat, target)

@@ -16,7 +16,7 @@ from torch import distributions as D
 from torch import nn
 from tqdm.auto import tqdm
 
-from .densities import LOG_Q, location_scale_nll
+from .densities import LOG_Q, location_scale_nll, location_scale_nll_joint
 from .flows import make_flow
 from .losses import FLOW_LOSSES, LOSSES, sigma_hat_from_logits
 
@@ -193,9 +193,12 @@ class Fit:
 
     @torch.no_grad()
     def noise_density(self, bar):
-        """The learned density of the standardized residual bar_mu, the thing Fig. 4 plots."""
+        """The learned density of the standardized residual bar_mu, the thing Fig. 4 plots.
+
+        DLE and RLE: the flow's P_phi; the oracle: the true law; the other losses: their fixed Q.
+        """
         c = self.config
-        if c.loss in ("dle",):
+        if c.loss == "dle":
             return self.flow.log_prob(bar).exp()
         if c.loss == "rle":
             return self.rle_log_density(bar).exp()
@@ -203,11 +206,6 @@ class Fit:
             return self.world.noise.log_prob(bar).exp()
         log_q = LOG_Q["laplace" if c.loss in ("l1", "laplace") else "gaussian"]
         return log_q(bar).sum(-1).exp()
-
-
-def location_scale_nll_joint(log_p, mu_hat, sigma_hat, y):
-    """-log p((y - mu_hat) / sigma_hat) + sum_d log sigma_d for a joint log-density log_p over D coordinates."""
-    return -log_p((y - mu_hat) / sigma_hat) + torch.log(sigma_hat).sum(-1)
 
 
 def check_config(c):
