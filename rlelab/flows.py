@@ -62,13 +62,17 @@ class RealNVP(nn.Module):
 
     def forward(self, z):
         """x = f_K o ... o f_1(z); returns (x, log|det dx/dz|)."""
-        log_det = z.new_zeros(z.shape[:-1])
-        x = z
+        steps = self.trajectory(z)
+        return steps[-1][0], sum(log_det for _, log_det in steps[1:])
+
+    def trajectory(self, z):
+        """[(z_0, 0), (z_1, log|det f_1|), ..., (z_K, log|det f_K|)]: the points after each coupling (Eq. 11)."""
+        steps = [(z, z.new_zeros(z.shape[:-1]))]
         for k in range(len(self.g)):
+            x = steps[-1][0]
             m, g, h = self._coupling(k, x)
-            x = m * x + (1 - m) * (x * torch.exp(g) + h)
-            log_det = log_det + g.sum(-1)
-        return x, log_det
+            steps.append((m * x + (1 - m) * (x * torch.exp(g) + h), g.sum(-1)))  # Eq. 12
+        return steps
 
     def inverse(self, x):
         """z = f_1^{-1} o ... o f_K^{-1}(x); returns (z, log|det dz/dx|) (Eq. 11)."""

@@ -302,3 +302,40 @@ def load_fit(path):
         flow = make_flow(c.dim)
         flow.load_state_dict(state["flow"])
     return Fit(c, World(c.law, c.dim), model, flow, state["const_sigma"], state["history"])
+
+
+def two_moons(n, seed=0, noise=0.08):
+    """Samples of the classic two interleaved half circles, shape (n, 2)."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.rand(n, generator=g) * math.pi
+    upper = torch.rand(n, generator=g) < 0.5
+    x = torch.where(upper, torch.cos(t), 1 - torch.cos(t))
+    y = torch.where(upper, torch.sin(t), 0.5 - torch.sin(t))
+    return torch.stack([x - 0.5, y - 0.25], 1) * 2 + noise * 2 * torch.randn(n, 2, generator=g)
+
+
+def ring(n, seed=0, radius=2.0, width=0.15):
+    """Samples of a thin ring of the given radius, shape (n, 2)."""
+    g = torch.Generator().manual_seed(seed)
+    angle = torch.rand(n, generator=g) * 2 * math.pi
+    r = radius + width * torch.randn(n, generator=g)
+    return torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1)
+
+
+def fit_flow(samples, flow=None, steps=1500, lr=3e-3, batch_size=512, seed=0):
+    """Fit a flow to samples by maximum likelihood (Eq. 10); returns (flow, per-step NLL list)."""
+    torch.manual_seed(seed)
+    flow = flow if flow is not None else make_flow(samples.shape[1])
+    opt = torch.optim.Adam(flow.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        batch = samples[torch.randint(0, len(samples), (batch_size,), generator=g)]
+        loss = -flow.log_prob(batch).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    return flow, losses
