@@ -23,6 +23,29 @@ def _toy(args):
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
 
 
+def _size(text):
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+        assert h > 0 and w > 0
+        return h, w
+    except (ValueError, AssertionError):
+        raise argparse.ArgumentTypeError(f"--size takes HEIGHTxWIDTH in pixels, e.g. 256x192, got {text!r}") from None
+
+
+def _synthpose(args):
+    import time
+
+    from .data.synthpose import SynthPoseConfig, generate
+
+    h, w = args.size
+    cfg = SynthPoseConfig(height=h, width=w, noise_law=args.noise_law, noise_scale=args.noise_scale,
+                          max_people=args.max_people)
+    start = time.time()
+    generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True)
+    n = args.n_train + args.n_val
+    print(f"wrote {n} images to {args.out} in {time.time() - start:.1f} s ({n / (time.time() - start):.0f} images/s)")
+
+
 def build_parser():
     from .losses import RLE_VARIANTS
     from .toys import FIT_LOSSES, LAWS, FitConfig
@@ -52,6 +75,22 @@ def build_parser():
     toy.add_argument("--no-oracle", action="store_true", help="skip fitting the oracle for the RMSE ratio")
     toy.add_argument("--save", metavar="PATH", help="write the fitted model here (torch file)")
     toy.set_defaults(run=_toy)
+
+    from .data.synthpose import NOISE_LAWS, SynthPoseConfig
+
+    c = SynthPoseConfig()
+    sp = sub.add_parser("synthpose", help="generate synthetic people in the exact COCO person-keypoints layout",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sp.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    sp.add_argument("--n-train", type=int, default=1000, help="training images")
+    sp.add_argument("--n-val", type=int, default=200, help="validation images")
+    sp.add_argument("--size", type=_size, default=(c.height, c.width), help="HEIGHTxWIDTH of the images")
+    sp.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    sp.add_argument("--noise-law", choices=NOISE_LAWS, default=c.noise_law, help="law of the annotator noise")
+    sp.add_argument("--noise-scale", type=float, default=c.noise_scale,
+                    help="noise scale in px = this * COCO's OKS sigma of the keypoint * person height")
+    sp.add_argument("--max-people", type=int, default=c.max_people, help="most people in one image")
+    sp.set_defaults(run=_synthpose)
     return parser
 
 

@@ -1,0 +1,44 @@
+"""Figures for the README: python docs/make_figures.py (writes docs/synthpose_grid.png)."""
+import json
+import os
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from rlelab.data.synthpose import generate  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def synthpose_grid(path, n=18, seed=0):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = generate(os.path.join(tmp, "sp"), n, 0, seed=seed)
+        coco = json.load(open(os.path.join(root, "annotations", "person_keypoints_train.json")))
+        skeleton = coco["categories"][0]["skeleton"]
+        fig, axes = plt.subplots(3, n // 3, figsize=(2.2 * n // 3, 9))
+        for ax, im in zip(axes.flat, coco["images"]):
+            ax.imshow(Image.open(os.path.join(root, "images", "train", im["file_name"])))
+            for ann in (a for a in coco["annotations"] if a["image_id"] == im["id"]):
+                k = np.array(ann["keypoints"]).reshape(17, 3)
+                for i, j in skeleton:
+                    if k[i - 1, 2] > 0 and k[j - 1, 2] > 0:
+                        ax.plot(k[[i - 1, j - 1], 0], k[[i - 1, j - 1], 1], "w-", lw=1)
+                for v, color in ((2, "lime"), (1, "red")):
+                    ax.scatter(k[k[:, 2] == v, 0], k[k[:, 2] == v, 1], c=color, s=10, zorder=3)
+                x, y, w, h = ann["bbox"]
+                ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, ec="yellow", lw=1))
+            ax.set_xlim(0, im["width"])
+            ax.set_ylim(im["height"], 0)
+            ax.axis("off")
+        fig.suptitle("SynthPose: labels (green visible, red occluded), skeleton and boxes", fontsize=12)
+        plt.tight_layout()
+        fig.savefig(path, dpi=60)
+
+
+if __name__ == "__main__":
+    synthpose_grid(os.path.join(HERE, "synthpose_grid.png"))

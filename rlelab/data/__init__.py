@@ -1,0 +1,1 @@
+"""Pose data: the COCO keypoint layout, SynthPose (synthetic people in that layout)."""

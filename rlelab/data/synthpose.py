@@ -1,0 +1,282 @@
+"""SynthPose: procedurally drawn people written in the exact COCO person-keypoints layout.
+
+    python -m rlelab synthpose --out DIR --n-train N --n-val M --size 256x192 --seed S
+
+writes DIR/annotations/person_keypoints_{train,val}.json, DIR/images/{train,val}/*.jpg,
+DIR/annotations/person_detections_{train,val}.json (COCO results format, jittered boxes with
+scores) and DIR/annotations/truth_{train,val}.json: the clean joints and the per-keypoint scale
+of the annotator noise actually added, drawn from a known law (default Student-t, nu = 3, wider
+for occluded joints), so that a learned density can be held against the real one.
+"""
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .keypoints import OKS_SIGMAS, PERSON_CATEGORY
+
+NOISE_LAWS = ("gaussian", "laplace", "student_t")
+J = {name: i for i, name in enumerate(PERSON_CATEGORY["keypoints"])}
+
+
+@dataclass
+class SynthPoseConfig:
+    height: int = 256
+    width: int = 192
+    noise_law: str = "student_t"  # law of the annotator noise, per coordinate
+    noise_scale: float = 0.3  # noise scale in px = noise_scale * OKS sigma_k * person height
+    occluded_factor: float = 2.5  # occluded (v = 1) joints get a wider noise
+    max_people: int = 3
+    occluder_prob: float = 0.6
+    jpeg_quality: int = 90
+
+
+def draw_noise(rng, law, size):
+    """Standardized noise of the given law (scale 1), as numpy."""
+    if law == "gaussian":
+        return rng.standard_normal(size)
+    if law == "laplace":
+        return rng.laplace(0.0, 1.0, size)
+    if law == "student_t":
+        return rng.standard_t(3.0, size)
+    raise ValueError(f"unknown noise law {law!r}; choose one of {', '.join(NOISE_LAWS)}.")
+
+
+def _rot(v, a):
+    c, s = math.cos(a), math.sin(a)
+    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+
+
+def sample_pose(rng):
+    """A 2-D articulated pose in body units (height ~ 1, y down, pelvis at 0), its facing and limb widths."""
+    facing = rng.choice(["front", "left", "right"], p=[0.5, 0.25, 0.25])
+    lateral = 1.0 if facing == "front" else 0.3
+    left = 1.0 if facing != "right" else -1.0  # the side of the image the person's left body side is on
+    up = _rot(np.array([0.0, -1.0]), rng.normal(0, math.radians(8)))  # torso lean
+    side = np.array([-up[1], up[0]])
+    k = np.zeros((17, 2))
+    pelvis, neck = np.zeros(2), 0.30 * up
+    for name, base, half in [("shoulder", neck, 0.11), ("hip", pelvis, 0.075)]:
+        k[J[f"left_{name}"]] = base + left * lateral * half * side
+        k[J[f"right_{name}"]] = base - left * lateral * half * side
+    for s, sign in (("left", left), ("right", -left)):  # arms: shoulder angle and elbow flexion within limits
+        d1 = _rot(-up, -sign * rng.uniform(math.radians(-30), math.radians(170)))
+        k[J[f"{s}_elbow"]] = k[J[f"{s}_shoulder"]] + 0.16 * d1
+        d2 = _rot(d1, -sign * rng.uniform(0, math.radians(140)))
+        k[J[f"{s}_wrist"]] = k[J[f"{s}_elbow"]] + 0.14 * d2
+        t1 = _rot(-up, -sign * rng.uniform(math.radians(-15), math.radians(45)))  # legs: hip and knee
+        k[J[f"{s}_knee"]] = k[J[f"{s}_hip"]] + 0.24 * t1
+        t2 = _rot(t1, sign * rng.uniform(0, math.radians(90)))
+        k[J[f"{s}_ankle"]] = k[J[f"{s}_knee"]] + 0.23 * t2
+    head = neck + 0.11 * _rot(up, rng.normal(0, math.radians(10)))
+    look = {"front": 0.0, "left": -1.0, "right": 1.0}[facing]  # where the nose points, along image x
+    hup = (head - neck) / np.linalg.norm(head - neck)
+    hside = np.array([-hup[1], hup[0]])
+    k[J["nose"]] = head - 0.01 * hup + look * 0.06 * hside
+    for s, sign in (("left", left), ("right", -left)):
+        k[J[f"{s}_eye"]] = head + 0.02 * hup + (sign * lateral * 0.03 + look * 0.04) * hside
+        k[J[f"{s}_ear"]] = head + (sign * lateral * 0.065 - look * 0.01) * hside
+    hidden_side = None if facing == "front" else ("right" if look * left < 0 else "left")
+    return {"k": k, "head": head, "neck": neck, "pelvis": pelvis, "facing": facing, "hidden_side": hidden_side}
+
+
+def _draw_person(draw, pose, to_px, scale, colors):
+    """Draw limbs, torso and head; ``colors`` maps a part to a fill (one value for a mask)."""
+    k = pose["k"]
+    pt = lambda p: tuple(to_px(p))
+
+    def limb(a, b, width, color):
+        draw.line([pt(a), pt(b)], fill=color, width=max(1, int(width * scale)))
+        for p in (a, b):
+            r = width * scale / 2
+            x, y = pt(p)
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=color)
+
+    far = pose["hidden_side"] or "right"
+    near = "left" if far == "right" else "right"
+    order = [far, near] if pose["facing"] != "front" else ["left", "right"]
+    for s in order[:1]:
+        limb(k[J[f"{s}_hip"]], k[J[f"{s}_knee"]], 0.065, colors["legs"])
+        limb(k[J[f"{s}_knee"]], k[J[f"{s}_ankle"]], 0.055, colors["legs"])
+    if pose["facing"] == "front":
+        for s in order[1:]:
+            limb(k[J[f"{s}_hip"]], k[J[f"{s}_knee"]], 0.065, colors["legs"])
+            limb(k[J[f"{s}_knee"]], k[J[f"{s}_ankle"]], 0.055, colors["legs"])
+    if pose["facing"] != "front":
+        limb(k[J[f"{far}_shoulder"]], k[J[f"{far}_elbow"]], 0.05, colors["arms"])
+        limb(k[J[f"{far}_elbow"]], k[J[f"{far}_wrist"]], 0.042, colors["skin"])
+    torso = [k[J["left_shoulder"]], k[J["right_shoulder"]], k[J["right_hip"]], k[J["left_hip"]]]
+    draw.polygon([pt(p) for p in torso], fill=colors["torso"])
+    limb(pose["neck"], pose["pelvis"], 0.11, colors["torso"])
+    limb(pose["neck"], pose["head"], 0.04, colors["skin"])
+    r = 0.075 * scale
+    x, y = pt(pose["head"])
+    draw.ellipse([x - r, y - r * 1.1, x + r, y + r * 1.1], fill=colors["skin"])
+    if pose["facing"] != "front":
+        limb(k[J[f"{near}_hip"]], k[J[f"{near}_knee"]], 0.065, colors["legs"])
+        limb(k[J[f"{near}_knee"]], k[J[f"{near}_ankle"]], 0.055, colors["legs"])
+    for s in ([near] if pose["facing"] != "front" else ["left", "right"]):
+        limb(k[J[f"{s}_shoulder"]], k[J[f"{s}_elbow"]], 0.05, colors["arms"])
+        limb(k[J[f"{s}_elbow"]], k[J[f"{s}_wrist"]], 0.042, colors["skin"])
+
+
+def _background(rng, h, w):
+    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    t = np.linspace(0, 1, h)[:, None, None] if rng.random() < 0.5 else np.linspace(0, 1, w)[None, :, None]
+    img = a + (b - a) * t + rng.normal(0, rng.uniform(2, 12), (h, w, 3))
+    img = Image.fromarray(np.clip(np.broadcast_to(img, (h, w, 3)), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for _ in range(rng.integers(2, 8)):  # furniture: random boxes and blobs
+        x0, y0 = rng.uniform(-0.2, 1, 2) * (w, h)
+        x1, y1 = x0 + rng.uniform(0.05, 0.5) * w, y0 + rng.uniform(0.05, 0.5) * h
+        shape = draw.rectangle if rng.random() < 0.5 else draw.ellipse
+        shape([x0, y0, x1, y1], fill=tuple(int(c) for c in rng.uniform(0, 255, 3)))
+    return img
+
+
+def _colors(rng):
+    skin = tuple(int(c) for c in np.array([224, 172, 105]) * rng.uniform(0.45, 1.15))
+    rand = lambda: tuple(int(c) for c in rng.uniform(0, 255, 3))
+    torso = rand()
+    return {"skin": tuple(min(c, 255) for c in skin), "torso": torso, "arms": torso if rng.random() < 0.5 else skin,
+            "legs": rand()}
+
+
+def render_image(rng, cfg):
+    """One image: background, 1..max_people people, occluders. Returns (image, people, occluders)."""
+    h, w = cfg.height, cfg.width
+    img = _background(rng, h, w)
+    draw = ImageDraw.Draw(img)
+    owner = np.full((h, w), -2, dtype=np.int16)  # who covers each pixel: person index, -1 occluder
+    n_people = 1 + int(rng.integers(0, cfg.max_people)) if rng.random() < 0.5 else 1
+    people = []
+    for p in range(n_people):
+        pose = sample_pose(rng)
+        scale = h * (rng.uniform(0.55, 1.0) if p == 0 else rng.uniform(0.3, 0.7))  # px per body unit
+        center = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.35, 0.75) * h])  # truncation happens
+        to_px = lambda q, c=center, s=scale: c + s * np.asarray(q)
+        _draw_person(draw, pose, to_px, scale, _colors(rng))
+        mask = Image.new("L", (w, h), 0)
+        _draw_person(ImageDraw.Draw(mask), pose, to_px, scale, {part: 255 for part in ("skin", "torso", "arms", "legs")})
+        owner[np.asarray(mask) > 0] = p
+        people.append({"k": to_px(pose["k"]), "scale": scale, "hidden_side": pose["hidden_side"]})
+    occluders = []
+    if rng.random() < cfg.occluder_prob:
+        for _ in range(rng.integers(1, 3)):
+            x0, y0 = rng.uniform(0, 1, 2) * (w, h)
+            box = [float(x0), float(y0), float(x0 + rng.uniform(0.15, 0.45) * w), float(y0 + rng.uniform(0.1, 0.3) * h)]
+            shape = "rectangle" if rng.random() < 0.6 else "ellipse"
+            getattr(draw, shape)(box, fill=tuple(int(c) for c in rng.uniform(0, 255, 3)))
+            mask = Image.new("L", (w, h), 0)
+            getattr(ImageDraw.Draw(mask), shape)(box, fill=255)
+            owner[np.asarray(mask) > 0] = -1
+            occluders.append({"shape": shape, "box": box})
+    for p, person in enumerate(people):
+        k = person["k"]
+        inside = (k[:, 0] >= 0) & (k[:, 0] <= w - 1) & (k[:, 1] >= 0) & (k[:, 1] <= h - 1)
+        xi, yi = np.clip(k[:, 0].round().astype(int), 0, w - 1), np.clip(k[:, 1].round().astype(int), 0, h - 1)
+        v = np.where(inside, np.where(owner[yi, xi] == p, 2, 1), 0)
+        if person["hidden_side"]:  # the far eye and ear hide behind the head
+            for name in ("eye", "ear"):
+                j = J[f"{person['hidden_side']}_{name}"]
+                v[j] = min(v[j], 1)
+        person["v"] = v
+        person["visible_pixels"] = np.argwhere(owner == p)
+    return img, people, occluders
+
+
+def _noise_scale_px(person, cfg):
+    scale = cfg.noise_scale * OKS_SIGMAS * person["scale"]
+    return np.where(person["v"] == 1, cfg.occluded_factor * scale, scale)
+
+
+def _write_json(path, obj):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False):
+    """Write one split under root; returns the number of person annotations."""
+    from tqdm.auto import tqdm
+
+    os.makedirs(os.path.join(root, "images", split), exist_ok=True)
+    images, anns, truth, dets = [], [], [], []
+    for i in tqdm(range(n_images), desc=f"synthpose {split}", disable=not progress):
+        image_id = first_id + i
+        rng = np.random.default_rng([seed, 0 if split == "train" else 1, i])
+        img, people, occluders = render_image(rng, cfg)
+        name = f"{image_id:012d}.jpg"
+        img.save(os.path.join(root, "images", split, name), quality=cfg.jpeg_quality)
+        images.append({"id": image_id, "file_name": name, "height": cfg.height, "width": cfg.width})
+        for person in people:
+            pix = person["visible_pixels"]
+            if len(pix) == 0:
+                continue  # hidden entirely behind others: COCO would not annotate it
+            ann_id = len(anns) + first_id
+            y0, x0 = pix.min(0)
+            y1, x1 = pix.max(0) + 1
+            scale_px = _noise_scale_px(person, cfg)
+            noise = draw_noise(rng, cfg.noise_law, (17, 2)) * scale_px[:, None]
+            labelled = person["v"] > 0
+            kp = np.where(labelled[:, None], person["k"] + noise, 0.0)
+            keypoints = np.concatenate([kp.round(2), person["v"][:, None]], 1).reshape(-1)
+            anns.append({"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0,
+                         "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)], "area": float(len(pix)),
+                         "num_keypoints": int(labelled.sum()), "keypoints": [float(x) if j % 3 < 2 else int(x)
+                                                                              for j, x in enumerate(keypoints)]})
+            true_kp = np.concatenate([np.where(labelled[:, None], person["k"], 0.0), person["v"][:, None]], 1)
+            truth.append({"id": ann_id, "keypoints": true_kp.reshape(-1).tolist(), "noise_scale_px": scale_px.tolist(),
+                          "noise": np.where(labelled[:, None], noise, 0.0).reshape(-1).tolist()})
+            bw, bh = x1 - x0, y1 - y0
+            cx, cy = x0 + bw / 2 + rng.normal(0, 0.05 * bw), y0 + bh / 2 + rng.normal(0, 0.05 * bh)
+            bw, bh = bw * math.exp(rng.normal(0, 0.1)), bh * math.exp(rng.normal(0, 0.1))
+            score = float(np.clip(0.5 + 0.5 * labelled.mean() + rng.normal(0, 0.05), 0.05, 1.0))
+            dets.append({"image_id": image_id, "category_id": 1, "score": round(score, 4),
+                         "bbox": [round(float(v), 2) for v in (cx - bw / 2, cy - bh / 2, bw, bh)]})
+        if rng.random() < 0.2:  # a false positive of the detector
+            bw, bh = rng.uniform(0.2, 0.6) * cfg.width, rng.uniform(0.3, 0.8) * cfg.height
+            x, y = rng.uniform(0, cfg.width - bw), rng.uniform(0, cfg.height - bh)
+            dets.append({"image_id": image_id, "category_id": 1, "score": round(float(rng.uniform(0.05, 0.4)), 4),
+                         "bbox": [round(float(v), 2) for v in (x, y, bw, bh)]})
+        truth_image = {"image_id": image_id, "occluders": occluders}
+        truth.append(truth_image)
+    ann_dir = os.path.join(root, "annotations")
+    os.makedirs(ann_dir, exist_ok=True)
+    coco = {"info": {"description": f"SynthPose {split} (rlelab), seed {seed}", "version": "1.0"},
+            "licenses": [], "categories": [PERSON_CATEGORY], "images": images, "annotations": anns}
+    _write_json(os.path.join(ann_dir, f"person_keypoints_{split}.json"), coco)
+    _write_json(os.path.join(ann_dir, f"person_detections_{split}.json"), dets)
+    _write_json(os.path.join(ann_dir, f"truth_{split}.json"), {
+        "noise_law": cfg.noise_law, "config": asdict(cfg), "seed": seed,
+        "annotations": [t for t in truth if "keypoints" in t],
+        "images": [t for t in truth if "occluders" in t]})
+    return len(anns)
+
+
+def generate(out, n_train, n_val, seed=0, config=None, progress=False):
+    """Write a SynthPose data set to ``out`` (built in a temp folder beside it, then renamed)."""
+    cfg = config or SynthPoseConfig()
+    if cfg.noise_law not in NOISE_LAWS:
+        raise ValueError(f"unknown noise law {cfg.noise_law!r}; choose one of {', '.join(NOISE_LAWS)}.")
+    if os.path.exists(out) and os.listdir(out):
+        raise ValueError(f"{out} exists and is not empty; choose another --out or remove it.")
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".synthpose-")
+    try:
+        generate_split(tmp, "train", n_train, seed, cfg, first_id=1, progress=progress)
+        generate_split(tmp, "val", n_val, seed, cfg, first_id=n_train + 1, progress=progress)
+        if os.path.exists(out):
+            os.rmdir(out)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    return out
