@@ -1,4 +1,4 @@
-"""Figures for the README: python docs/make_figures.py (writes docs/synthpose_grid.png)."""
+"""Figures for the README: python docs/make_figures.py (writes docs/synthpose_grid.png, docs/coco_crops.png)."""
 import json
 import os
 import tempfile
@@ -10,6 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import torch  # noqa: E402
+
+from rlelab.data.coco import IMAGENET_MEAN, IMAGENET_STD, TopDownCOCO, TopDownConfig  # noqa: E402
 from rlelab.data.synthpose import generate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,5 +43,33 @@ def synthpose_grid(path, n=18, seed=0):
         fig.savefig(path, dpi=60)
 
 
+def coco_crops(path, real=os.path.join(HERE, "..", "..", "shared", "data", "real-samples", "coco")):
+    """The real COCO samples cropped by the top-down loader: plain (top) and augmented (bottom)."""
+    if not os.path.isdir(real):
+        print(f"skipping {path}: no real samples at {real}")
+        return
+    plain = TopDownCOCO(os.path.join(real, "test_coco.json"), real)
+    augmented = TopDownCOCO(os.path.join(real, "test_coco.json"), real, TopDownConfig(augment=True), seed=1)
+    skeleton = [[i - 1, j - 1] for i, j in json.load(open(os.path.join(real, "test_coco.json")))["categories"][0]["skeleton"]]
+    n = 6
+    fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 6.2))
+    for row, ds in enumerate((plain, augmented)):
+        for ax, i in zip(axes[row], range(n)):
+            s = ds[i]
+            ax.imshow((s["image"] * IMAGENET_STD + IMAGENET_MEAN).clamp(0, 1).permute(1, 2, 0))
+            k = ((s["joints"] + 0.5) * torch.tensor([192, 256])).numpy()
+            v = s["target_weight"].numpy() > 0
+            for a, b in skeleton:
+                if v[a] and v[b]:
+                    ax.plot(k[[a, b], 0], k[[a, b], 1], "w-", lw=1)
+            ax.scatter(k[v, 0], k[v, 1], c="lime", s=10, zorder=3)
+            ax.axis("off")
+    axes[0, 0].set_title("crops of real COCO samples", loc="left", fontsize=10)
+    axes[1, 0].set_title("with SimpleBaseline augmentation", loc="left", fontsize=10)
+    plt.tight_layout()
+    fig.savefig(path, dpi=60)
+
+
 if __name__ == "__main__":
     synthpose_grid(os.path.join(HERE, "synthpose_grid.png"))
+    coco_crops(os.path.join(HERE, "coco_crops.png"))

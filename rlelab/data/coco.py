@@ -1,0 +1,205 @@
+"""Top-down COCO keypoint data: any COCO person-keypoints JSON plus its image folder.
+
+Reads the real COCO 2017 layout, SynthPose and the real samples alike. Each person box (ground truth or
+detections) is cropped by an affine transform to the input size, augmented as SimpleBaseline does
+(scale, rotation, flip with COCO's flip pairs, half body), and returned with normalized joint
+coordinates and visibility for regression, Gaussian heatmaps for the heatmap baseline, and the affine
+map back to the original image for evaluation.
+"""
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torchvision.io import ImageReadMode, decode_image
+
+from .keypoints import FLIP_PAIRS
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+UPPER_BODY = list(range(11))  # nose ... wrists; the rest is the lower body
+
+
+@dataclass
+class TopDownConfig:
+    input_size: tuple = (256, 192)  # (height, width), the paper's COCO input
+    heatmap_stride: int = 4
+    heatmap_sigma: float = 2.0
+    padding: float = 1.25  # box enlargement, as SimpleBaseline
+    augment: bool = False
+    scale_factor: float = 0.3
+    rotation_factor: float = 40.0
+    rotation_prob: float = 0.6
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.3
+    det_score_threshold: float = 0.0
+
+
+def box_to_center_scale(box, aspect, padding):
+    """COCO box [x, y, w, h] -> center (x, y) and crop size (w, h) in pixels with the input's aspect ratio."""
+    x, y, w, h = box
+    center = np.array([x + w / 2, y + h / 2], dtype=np.float64)
+    if w > aspect * h:
+        h = w / aspect
+    else:
+        w = h * aspect
+    return center, np.array([w, h], dtype=np.float64) * padding
+
+
+def affine_matrix(center, size, rotation_deg, output_size, flip=False):
+    """2x3 matrix taking image pixel coordinates to crop pixel coordinates (pixel centres at integers)."""
+    out_h, out_w = output_size
+    a = math.radians(rotation_deg)
+    rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    scale = np.diag([out_w / size[0], out_h / size[1]])
+    lin = scale @ rot
+    m = np.column_stack([lin, np.array([(out_w - 1) / 2, (out_h - 1) / 2]) - lin @ center])
+    if flip:
+        m = np.array([[-1.0, 0.0, out_w - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
+    return m
+
+
+def invert_affine(m):
+    return np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
+
+
+def apply_affine(m, points):
+    return points @ m[:, :2].T + m[:, 2]
+
+
+def warp(image, m, output_size):
+    """Crop a (C, H, W) float image by the 2x3 image->crop matrix m, bilinear (torch grid_sample)."""
+    out_h, out_w = output_size
+    _, h, w = image.shape
+    inv = torch.as_tensor(invert_affine(m), dtype=torch.float32)
+    ys, xs = torch.meshgrid(torch.arange(out_h, dtype=torch.float32), torch.arange(out_w, dtype=torch.float32), indexing="ij")
+    src = torch.stack([xs, ys], -1) @ inv[:, :2].T + inv[:, 2]
+    grid = torch.stack([2 * src[..., 0] / (w - 1) - 1, 2 * src[..., 1] / (h - 1) - 1], -1)
+    return F.grid_sample(image[None], grid[None], mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+
+
+def gaussian_heatmaps(joints, visible, output_size, stride, sigma):
+    """(K, H/stride, W/stride) Gaussian targets centred on the joints (SimpleBaseline), zero for invisible ones."""
+    h, w = output_size[0] // stride, output_size[1] // stride
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    mu = torch.as_tensor(joints, dtype=torch.float32) / stride
+    d2 = (xs[None] - mu[:, 0, None, None]) ** 2 + (ys[None] - mu[:, 1, None, None]) ** 2
+    return torch.exp(-d2 / (2 * sigma**2)) * torch.as_tensor(visible, dtype=torch.float32)[:, None, None]
+
+
+def _load_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: {what} not found; check the path.") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); is it a COCO {what}?") from None
+
+
+class TopDownCOCO(torch.utils.data.Dataset):
+    """One sample per person box. ``detections``: a COCO results file of person boxes (else ground truth)."""
+
+    def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0):
+        self.cfg = config or TopDownConfig()
+        self.image_dir = image_dir
+        self.seed = seed
+        self.epoch = 0
+        coco = _load_json(ann_file, "keypoint annotation file")
+        for field in ("images", "annotations"):
+            if field not in coco:
+                raise ValueError(f"{ann_file}: no '{field}' field; is it a COCO keypoint annotation file?")
+        self.images = {im["id"]: im for im in coco["images"]}
+        self.samples = []
+        if detections is None:
+            for ann in coco["annotations"]:
+                if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1:
+                    continue
+                kp = ann.get("keypoints")
+                if kp is None or len(kp) != 51:
+                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {0 if kp is None else len(kp)} "
+                                     "keypoint values; COCO person keypoints need 17 x (x, y, v) = 51.")
+                x, y, w, h = ann["bbox"]
+                if w < 1 or h < 1 or max(kp[2::3]) == 0:
+                    if w < 1 or h < 1:
+                        warnings.warn(f"{ann_file}: annotation {ann.get('id')} has an empty box {ann['bbox']}; skipped.")
+                    continue  # COCO's own top-down pipelines skip boxes without labelled joints too
+                self.samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
+                                     "keypoints": np.array(kp, dtype=np.float64).reshape(17, 3)})
+        else:
+            for det in _load_json(detections, "detection results file"):
+                if det.get("category_id", 1) != 1 or det["score"] < self.cfg.det_score_threshold:
+                    continue
+                if det["bbox"][2] < 1 or det["bbox"][3] < 1:
+                    continue
+                self.samples.append({"image_id": det["image_id"], "box": det["bbox"], "score": det["score"],
+                                     "ann_id": -1, "keypoints": np.zeros((17, 3))})
+        missing = {s["image_id"] for s in self.samples} - set(self.images)
+        if missing:
+            raise ValueError(f"{ann_file}: boxes refer to image ids {sorted(missing)[:5]} that are not in 'images'.")
+
+    def __len__(self):
+        return len(self.samples)
+
+    def load_image(self, image_id):
+        path = os.path.join(self.image_dir, self.images[image_id]["file_name"])
+        try:
+            data = torch.from_file(path, size=os.path.getsize(path), dtype=torch.uint8)
+            return decode_image(data, mode=ImageReadMode.RGB).float() / 255
+        except (FileNotFoundError, RuntimeError) as e:
+            raise ValueError(f"{path}: cannot read image {image_id} ({type(e).__name__}); check the image folder.") from None
+
+    def __getitem__(self, index):
+        s = self.samples[index]
+        cfg = self.cfg
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        h, w = cfg.input_size
+        center, size = box_to_center_scale(s["box"], w / h, cfg.padding)
+        joints, vis = s["keypoints"][:, :2].copy(), (s["keypoints"][:, 2] > 0).astype(np.float32)
+        rotation, flip = 0.0, False
+        if cfg.augment:
+            if rng.random() < cfg.half_body_prob and vis.sum() > 8:
+                center, size = self._half_body(rng, joints, vis, w / h) or (center, size)
+            size = size * np.clip(rng.normal(1, cfg.scale_factor), 1 - cfg.scale_factor, 1 + cfg.scale_factor)
+            if rng.random() < cfg.rotation_prob:
+                rotation = float(np.clip(rng.normal(0, cfg.rotation_factor), -2 * cfg.rotation_factor, 2 * cfg.rotation_factor))
+            flip = bool(rng.random() < cfg.flip_prob)
+        m = affine_matrix(center, size, rotation, cfg.input_size, flip)
+        image = warp(self.load_image(s["image_id"]), m, cfg.input_size)
+        crop_joints = apply_affine(m, joints)
+        if flip:
+            for a, b in FLIP_PAIRS:
+                crop_joints[[a, b]] = crop_joints[[b, a]]
+                vis[[a, b]] = vis[[b, a]]
+        inside = (crop_joints[:, 0] >= 0) & (crop_joints[:, 0] <= w - 1) & (crop_joints[:, 1] >= 0) & (crop_joints[:, 1] <= h - 1)
+        target_weight = vis * inside
+        return {
+            "image": (image - IMAGENET_MEAN) / IMAGENET_STD,
+            "joints": torch.as_tensor(crop_joints / [w, h] - 0.5, dtype=torch.float32),  # in [-0.5, 0.5]
+            "target_weight": torch.as_tensor(target_weight, dtype=torch.float32),
+            "heatmaps": gaussian_heatmaps(crop_joints, target_weight, cfg.input_size, cfg.heatmap_stride, cfg.heatmap_sigma),
+            "crop_to_image": torch.as_tensor(invert_affine(m), dtype=torch.float64),
+            "image_id": s["image_id"], "ann_id": s["ann_id"], "score": float(s["score"]),
+            "center": torch.as_tensor(center), "size": torch.as_tensor(size),
+        }
+
+    def _half_body(self, rng, joints, vis, aspect):
+        part = UPPER_BODY if rng.random() < 0.5 else list(range(11, 17))
+        chosen = [j for j in part if vis[j] > 0]
+        if len(chosen) < 2:
+            return None
+        pts = joints[chosen]
+        lo, hi = pts.min(0), pts.max(0)
+        return box_to_center_scale([lo[0], lo[1], max(hi[0] - lo[0], 1), max(hi[1] - lo[1], 1)], aspect, 1.5)
+
+
+def to_image_coordinates(joints, crop_to_image, input_size):
+    """Map normalized crop coordinates (..., K, 2) in [-0.5, 0.5] back to original image pixels."""
+    h, w = input_size
+    pix = (joints + 0.5) * joints.new_tensor([w, h])
+    m = crop_to_image.to(joints.dtype)
+    return pix @ m[..., :2].transpose(-1, -2) + m[..., None, :, 2]
