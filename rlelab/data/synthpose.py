@@ -147,6 +147,24 @@ def _colors(rng):
             "legs": rand()}
 
 
+def _texture(rng, img, body):
+    """Clothes with a texture: stripes, checks or grain over the person's pixels."""
+    kind = rng.choice(["plain", "stripes", "checks", "grain"])
+    if kind == "plain":
+        return img
+    arr = np.array(img)
+    ys, xs = np.nonzero(body)
+    period = rng.uniform(4, 12)
+    if kind == "stripes":
+        factor = 1 + 0.25 * np.sign(np.sin(2 * np.pi * ys / period))
+    elif kind == "checks":
+        factor = 1 + 0.2 * np.sign(np.sin(2 * np.pi * ys / period) * np.sin(2 * np.pi * xs / period))
+    else:
+        factor = 1 + rng.normal(0, 0.12, len(ys))
+    arr[ys, xs] = np.clip(arr[ys, xs] * factor[:, None], 0, 255).astype(np.uint8)
+    return Image.fromarray(arr)
+
+
 def render_image(rng, cfg):
     """One image: background, 1..max_people people, occluders. Returns (image, people, occluders)."""
     h, w = cfg.height, cfg.width
@@ -163,7 +181,10 @@ def render_image(rng, cfg):
         _draw_person(draw, pose, to_px, scale, _colors(rng))
         mask = Image.new("L", (w, h), 0)
         _draw_person(ImageDraw.Draw(mask), pose, to_px, scale, {part: 255 for part in ("skin", "torso", "arms", "legs")})
-        owner[np.asarray(mask) > 0] = p
+        body = np.asarray(mask) > 0
+        img = _texture(rng, img, body)
+        draw = ImageDraw.Draw(img)
+        owner[body] = p
         people.append({"k": to_px(pose["k"]), "scale": scale, "hidden_side": pose["hidden_side"]})
     occluders = []
     if rng.random() < cfg.occluder_prob:
