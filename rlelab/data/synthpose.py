@@ -97,19 +97,22 @@ def _draw_person(draw, pose, to_px, scale, colors):
             x, y = pt(p)
             draw.ellipse([x - r, y - r, x + r, y + r], fill=color)
 
-    far = pose["hidden_side"] or "right"
-    near = "left" if far == "right" else "right"
-    order = [far, near] if pose["facing"] != "front" else ["left", "right"]
-    for s in order[:1]:
+    def leg(s):
         limb(k[J[f"{s}_hip"]], k[J[f"{s}_knee"]], 0.065, colors["legs"])
         limb(k[J[f"{s}_knee"]], k[J[f"{s}_ankle"]], 0.055, colors["legs"])
-    if pose["facing"] == "front":
-        for s in order[1:]:
-            limb(k[J[f"{s}_hip"]], k[J[f"{s}_knee"]], 0.065, colors["legs"])
-            limb(k[J[f"{s}_knee"]], k[J[f"{s}_ankle"]], 0.055, colors["legs"])
-    if pose["facing"] != "front":
-        limb(k[J[f"{far}_shoulder"]], k[J[f"{far}_elbow"]], 0.05, colors["arms"])
-        limb(k[J[f"{far}_elbow"]], k[J[f"{far}_wrist"]], 0.042, colors["skin"])
+
+    def arm(s):
+        limb(k[J[f"{s}_shoulder"]], k[J[f"{s}_elbow"]], 0.05, colors["arms"])
+        limb(k[J[f"{s}_elbow"]], k[J[f"{s}_wrist"]], 0.042, colors["skin"])
+
+    far = pose["hidden_side"]  # None when facing front
+    near = {"left": "right", "right": "left"}.get(far)
+    if far:  # side view: the far limbs go behind the torso
+        leg(far)
+        arm(far)
+    else:
+        leg("left")
+        leg("right")
     torso = [k[J["left_shoulder"]], k[J["right_shoulder"]], k[J["right_hip"]], k[J["left_hip"]]]
     draw.polygon([pt(p) for p in torso], fill=colors["torso"])
     limb(pose["neck"], pose["pelvis"], 0.11, colors["torso"])
@@ -117,12 +120,12 @@ def _draw_person(draw, pose, to_px, scale, colors):
     r = 0.075 * scale
     x, y = pt(pose["head"])
     draw.ellipse([x - r, y - r * 1.1, x + r, y + r * 1.1], fill=colors["skin"])
-    if pose["facing"] != "front":
-        limb(k[J[f"{near}_hip"]], k[J[f"{near}_knee"]], 0.065, colors["legs"])
-        limb(k[J[f"{near}_knee"]], k[J[f"{near}_ankle"]], 0.055, colors["legs"])
-    for s in ([near] if pose["facing"] != "front" else ["left", "right"]):
-        limb(k[J[f"{s}_shoulder"]], k[J[f"{s}_elbow"]], 0.05, colors["arms"])
-        limb(k[J[f"{s}_elbow"]], k[J[f"{s}_wrist"]], 0.042, colors["skin"])
+    if far:
+        leg(near)
+        arm(near)
+    else:
+        arm("left")
+        arm("right")
 
 
 def _background(rng, h, w):
