@@ -63,9 +63,9 @@ def build_parser():
     toy.add_argument("--q", choices=("gaussian", "laplace"), default=d.q, help="the preset density Q of RLE")
     toy.add_argument("--variant", choices=RLE_VARIANTS, default=d.variant,
                      help="RLE formula: the paper's Eq. 8, the official code's, or mmpose's")
-    toy.add_argument("--no-log-s", dest="log_s", action="store_false",
-                     help="drop RLE's log s term (Appendix E), as the paper does for pose; toy fits keep it "
-                          "by default so that the learned density is normalized and its scale pinned")
+    toy.add_argument("--log-s", action=argparse.BooleanOptionalAction, default=None,
+                     help="RLE's log s term (Appendix E); default: on in 1-D (the learned density is "
+                          "normalized and its scale pinned), off in 2-D as in the paper")
     toy.add_argument("--steps", type=int, default=d.steps, help="optimizer steps")
     toy.add_argument("--n-train", type=int, default=d.n_train, help="size of the fixed training set")
     toy.add_argument("--batch-size", type=int, default=d.batch_size, help="minibatch size")
