@@ -129,10 +129,13 @@ def _draw_person(draw, pose, to_px, scale, colors):
 
 
 def _background(rng, h, w):
-    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    t = np.linspace(0, 1, h)[:, None, None] if rng.random() < 0.5 else np.linspace(0, 1, w)[None, :, None]
-    img = a + (b - a) * t + rng.normal(0, rng.uniform(2, 12), (h, w, 3))
-    img = Image.fromarray(np.clip(np.broadcast_to(img, (h, w, 3)), 0, 255).astype(np.uint8))
+    a, b = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
+    vertical = rng.random() < 0.5
+    t = np.linspace(0, 1, h if vertical else w, dtype=np.float32)
+    t = t[:, None, None] if vertical else t[None, :, None]
+    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(2, 12))
+    grain = np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]  # sensor grain, from a tile (cheap)
+    img = Image.fromarray(np.clip(a + (b - a) * t + grain, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     for _ in range(rng.integers(2, 8)):  # furniture: random boxes and blobs
         x0, y0 = rng.uniform(-0.2, 1, 2) * (w, h)
