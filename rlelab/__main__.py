@@ -8,7 +8,7 @@ def _toy(args):
 
     config = FitConfig(law=args.law, dim=args.dim, loss=args.loss, q=args.q, variant=args.variant,
                        with_log_s=args.log_s, steps=args.steps, n_train=args.n_train,
-                       batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+                       batch_size=args.batch_size, lr=args.lr, flow_lr=args.flow_lr, seed=args.seed)
     result = fit(config, progress=True)
     final = result.evaluate(n=args.n_eval)
     rows = [("loss", args.loss), ("law", f"{args.law} ({args.dim}-D)"),
@@ -70,6 +70,7 @@ def build_parser():
     toy.add_argument("--n-train", type=int, default=d.n_train, help="size of the fixed training set")
     toy.add_argument("--batch-size", type=int, default=d.batch_size, help="minibatch size")
     toy.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (cosine decay)")
+    toy.add_argument("--flow-lr", type=float, default=d.flow_lr, help="Adam learning rate of the flow")
     toy.add_argument("--seed", type=int, default=d.seed, help="seed of data, initialization and batches")
     toy.add_argument("--n-eval", type=int, default=100_000, help="Monte Carlo samples for the final KL and RMSE")
     toy.add_argument("--no-oracle", action="store_true", help="skip fitting the oracle for the RMSE ratio")

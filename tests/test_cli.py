@@ -13,7 +13,7 @@ def test_toy_help_documents_every_option():
     out = run("toy", "--help")
     assert out.returncode == 0
     for option in ("--law", "--dim", "--loss", "--q", "--variant", "--no-log-s", "--steps", "--n-train",
-                   "--batch-size", "--lr", "--seed", "--n-eval", "--no-oracle", "--save"):
+                   "--batch-size", "--lr", "--flow-lr", "--seed", "--n-eval", "--no-oracle", "--save"):
         assert option in out.stdout
 
 
