@@ -13,26 +13,31 @@ from PIL import Image  # noqa: E402
 import torch  # noqa: E402
 
 from rlelab.data.coco import IMAGENET_MEAN, IMAGENET_STD, TopDownCOCO, TopDownConfig  # noqa: E402
+from rlelab.data.keypoints import COCO_SKELETON  # noqa: E402
 from rlelab.data.synthpose import generate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def draw_pose(ax, k, v):
+    """Skeleton between labelled joints, visible joints (v = 2) green, occluded ones (v = 1) red."""
+    for i, j in COCO_SKELETON:
+        if v[i - 1] > 0 and v[j - 1] > 0:
+            ax.plot(k[[i - 1, j - 1], 0], k[[i - 1, j - 1], 1], "w-", lw=1)
+    for level, color in ((2, "lime"), (1, "red")):
+        ax.scatter(k[v == level, 0], k[v == level, 1], c=color, s=10, zorder=3)
 
 
 def synthpose_grid(path, n=18, seed=0):
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(os.path.join(tmp, "sp"), n, 0, seed=seed)
         coco = json.load(open(os.path.join(root, "annotations", "person_keypoints_train.json")))
-        skeleton = coco["categories"][0]["skeleton"]
         fig, axes = plt.subplots(3, n // 3, figsize=(2.2 * n // 3, 9))
         for ax, im in zip(axes.flat, coco["images"]):
             ax.imshow(Image.open(os.path.join(root, "images", "train", im["file_name"])))
             for ann in (a for a in coco["annotations"] if a["image_id"] == im["id"]):
                 k = np.array(ann["keypoints"]).reshape(17, 3)
-                for i, j in skeleton:
-                    if k[i - 1, 2] > 0 and k[j - 1, 2] > 0:
-                        ax.plot(k[[i - 1, j - 1], 0], k[[i - 1, j - 1], 1], "w-", lw=1)
-                for v, color in ((2, "lime"), (1, "red")):
-                    ax.scatter(k[k[:, 2] == v, 0], k[k[:, 2] == v, 1], c=color, s=10, zorder=3)
+                draw_pose(ax, k[:, :2], k[:, 2])
                 x, y, w, h = ann["bbox"]
                 ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, ec="yellow", lw=1))
             ax.set_xlim(0, im["width"])
@@ -50,19 +55,15 @@ def coco_crops(path, real=os.path.join(HERE, "..", "..", "shared", "data", "real
         return
     plain = TopDownCOCO(os.path.join(real, "test_coco.json"), real)
     augmented = TopDownCOCO(os.path.join(real, "test_coco.json"), real, TopDownConfig(augment=True), seed=1)
-    skeleton = [[i - 1, j - 1] for i, j in json.load(open(os.path.join(real, "test_coco.json")))["categories"][0]["skeleton"]]
     n = 6
     fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 6.2))
     for row, ds in enumerate((plain, augmented)):
         for ax, i in zip(axes[row], range(n)):
             s = ds[i]
             ax.imshow((s["image"] * IMAGENET_STD + IMAGENET_MEAN).clamp(0, 1).permute(1, 2, 0))
-            k = ((s["joints"] + 0.5) * torch.tensor([192, 256])).numpy()
-            v = s["target_weight"].numpy() > 0
-            for a, b in skeleton:
-                if v[a] and v[b]:
-                    ax.plot(k[[a, b], 0], k[[a, b], 1], "w-", lw=1)
-            ax.scatter(k[v, 0], k[v, 1], c="lime", s=10, zorder=3)
+            h, w = ds.cfg.input_size
+            k = ((s["joints"] + 0.5) * torch.tensor([w, h])).numpy()
+            draw_pose(ax, k, 2 * (s["target_weight"].numpy() > 0))  # the loader keeps weight, not v = 1 / 2
             ax.axis("off")
     axes[0, 0].set_title("crops of real COCO samples", loc="left", fontsize=10)
     axes[1, 0].set_title("with SimpleBaseline augmentation", loc="left", fontsize=10)

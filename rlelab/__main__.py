@@ -42,8 +42,8 @@ def _synthpose(args):
                           max_people=args.max_people)
     start = time.time()
     generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True)
-    n = args.n_train + args.n_val
-    print(f"wrote {n} images to {args.out} in {time.time() - start:.1f} s ({n / (time.time() - start):.0f} images/s)")
+    n, elapsed = args.n_train + args.n_val, time.time() - start
+    print(f"wrote {n} images to {args.out} in {elapsed:.1f} s ({n / elapsed:.0f} images/s)")
 
 
 def build_parser():

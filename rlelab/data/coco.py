@@ -21,7 +21,7 @@ from .keypoints import FLIP_PAIRS
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-UPPER_BODY = list(range(11))  # nose ... wrists; the rest is the lower body
+UPPER_BODY, LOWER_BODY = list(range(11)), list(range(11, 17))  # nose ... wrists; hips ... ankles
 
 
 @dataclass
@@ -188,7 +188,7 @@ class TopDownCOCO(torch.utils.data.Dataset):
         }
 
     def _half_body(self, rng, joints, vis, aspect):
-        part = UPPER_BODY if rng.random() < 0.5 else list(range(11, 17))
+        part = UPPER_BODY if rng.random() < 0.5 else LOWER_BODY
         chosen = [j for j in part if vis[j] > 0]
         if len(chosen) < 2:
             return None

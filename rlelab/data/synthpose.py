@@ -234,7 +234,7 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
     from tqdm.auto import tqdm
 
     os.makedirs(os.path.join(root, "images", split), exist_ok=True)
-    images, anns, truth, dets = [], [], [], []
+    images, anns, dets, truth_anns, truth_images = [], [], [], [], []
     for i in tqdm(range(n_images), desc=f"synthpose {split}", disable=not progress):
         image_id = first_id + i
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, i])
@@ -259,7 +259,7 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
                          "num_keypoints": int(labelled.sum()), "keypoints": [float(x) if j % 3 < 2 else int(x)
                                                                               for j, x in enumerate(keypoints)]})
             true_kp = np.concatenate([np.where(labelled[:, None], person["k"], 0.0), person["v"][:, None]], 1)
-            truth.append({"id": ann_id, "keypoints": true_kp.reshape(-1).tolist(), "noise_scale_px": scale_px.tolist(),
+            truth_anns.append({"id": ann_id, "keypoints": true_kp.reshape(-1).tolist(), "noise_scale_px": scale_px.tolist(),
                           "noise": np.where(labelled[:, None], noise, 0.0).reshape(-1).tolist()})
             bw, bh = x1 - x0, y1 - y0
             cx, cy = x0 + bw / 2 + rng.normal(0, 0.05 * bw), y0 + bh / 2 + rng.normal(0, 0.05 * bh)
@@ -272,8 +272,7 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
             x, y = rng.uniform(0, cfg.width - bw), rng.uniform(0, cfg.height - bh)
             dets.append({"image_id": image_id, "category_id": 1, "score": round(float(rng.uniform(0.05, 0.4)), 4),
                          "bbox": [round(float(v), 2) for v in (x, y, bw, bh)]})
-        truth_image = {"image_id": image_id, "occluders": occluders}
-        truth.append(truth_image)
+        truth_images.append({"image_id": image_id, "occluders": occluders})
     ann_dir = os.path.join(root, "annotations")
     os.makedirs(ann_dir, exist_ok=True)
     coco = {"info": {"description": f"SynthPose {split} (rlelab), seed {seed}", "version": "1.0"},
@@ -282,8 +281,7 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
     _write_json(os.path.join(ann_dir, f"person_detections_{split}.json"), dets)
     _write_json(os.path.join(ann_dir, f"truth_{split}.json"), {
         "noise_law": cfg.noise_law, "config": asdict(cfg), "seed": seed,
-        "annotations": [t for t in truth if "keypoints" in t],
-        "images": [t for t in truth if "occluders" in t]})
+        "annotations": truth_anns, "images": truth_images})
     return len(anns)
 
 
