@@ -1,4 +1,4 @@
-"""Command line: ``python -m rlelab toy ...`` (``python -m rlelab toy --help`` lists every option)."""
+"""Command line: ``python -m rlelab {toy,synthpose,train,eval,export,complexity} ...`` (``--help`` on each lists its options)."""
 import argparse
 import sys
 
@@ -44,6 +44,54 @@ def _synthpose(args):
     generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True)
     n, elapsed = args.n_train + args.n_val, time.time() - start
     print(f"wrote {n} images to {args.out} in {elapsed:.1f} s ({n / elapsed:.0f} images/s)")
+
+
+def _train(args):
+    from .train import load_config, train
+
+    cfg = load_config(args.config, out=args.out, data=args.data, epochs=args.epochs)
+    train(cfg, resume=args.resume, progress=not args.quiet)
+
+
+def _eval(args):
+    import os
+
+    from .data.coco import TopDownCOCO, TopDownConfig, coco_paths
+    from .evaluate import evaluate, save_results
+    from .train import load_checkpoint
+
+    model, cfg, _ = load_checkpoint(args.checkpoint)
+    ann_file, image_dir = (args.ann_file, args.image_dir) if args.ann_file else coco_paths(args.data or cfg.data, args.split)
+    dataset = TopDownCOCO(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size)), detections=args.detections)
+    metrics, results = evaluate(model, dataset, ann_file, args.batch_size, not args.no_flip, args.workers, progress=True)
+    out = args.results or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "results.json")
+    save_results(results, out)
+    rows = [(k, f"{v:.4f}") for k, v in metrics.items()] + [("people", str(len(results))), ("results", out)]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+
+
+def _export(args):
+    import os
+
+    from .train import export_checkpoint
+
+    export_checkpoint(args.checkpoint, args.out)
+    print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
+
+
+def _complexity(args):
+    from .models import BACKBONES, build_model, complexity
+
+    print(f"{'model':<24} {'params':>9} {'GMACs (Table 5)':>16} {'GMACs (true)':>13}   input {args.size[0]}x{args.size[1]}")
+    for backbone in args.backbones or ["resnet50"]:
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}.")
+        for head in ("regression", "heatmap"):
+            model = build_model(head, backbone)
+            paper = complexity(model, args.size)
+            true = complexity(model, args.size, transposed="input")
+            print(f"{backbone + ' ' + head:<24} {paper['params'] / 1e6:>8.1f}M {paper['macs'] / 1e9:>16.2f} {true['macs'] / 1e9:>13.2f}")
 
 
 def build_parser():
@@ -92,6 +140,39 @@ def build_parser():
                     help="noise scale in px = this * COCO's OKS sigma of the keypoint * person height")
     sp.add_argument("--max-people", type=int, default=c.max_people, help="most people in one image")
     sp.set_defaults(run=_synthpose)
+
+    tr = sub.add_parser("train", help="train a pose model from a YAML config (run under torchrun for DDP)")
+    tr.add_argument("--config", required=True, help="YAML file of rlelab.train.TrainConfig fields (see configs/)")
+    tr.add_argument("--out", help="override the config's output folder")
+    tr.add_argument("--data", help="override the config's data folder")
+    tr.add_argument("--epochs", type=int, help="override the config's number of epochs")
+    tr.add_argument("--resume", action="store_true", help="continue exactly from OUT/last.pt")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    tr.set_defaults(run=_train)
+
+    ev = sub.add_parser("eval", help="COCO AP and confidence-OKS correlation of a checkpoint",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ev.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
+    ev.add_argument("--data", help="COCO-layout folder (default: the checkpoint's training data)")
+    ev.add_argument("--split", default="val", help="split of --data")
+    ev.add_argument("--ann-file", help="a COCO keypoint JSON instead of --data (with --image-dir)")
+    ev.add_argument("--image-dir", help="image folder of --ann-file")
+    ev.add_argument("--detections", help="COCO results file of person boxes (default: ground-truth boxes)")
+    ev.add_argument("--no-flip", action="store_true", help="no flip test")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--workers", type=int, default=0)
+    ev.add_argument("--results", help="where to write the predictions (COCO results JSON)")
+    ev.set_defaults(run=_eval)
+
+    ex = sub.add_parser("export", help="a small inference checkpoint (fp16 weights, no optimizer) for the app")
+    ex.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
+    ex.add_argument("--out", required=True, help="where to write it, e.g. data/synthpose_res18_rle.pt")
+    ex.set_defaults(run=_export)
+
+    cx = sub.add_parser("complexity", help="parameters and GMACs of the regression and heatmap models (Table 5)")
+    cx.add_argument("--backbones", nargs="*", help="resnet18 ... resnet152 (default resnet50)")
+    cx.add_argument("--size", type=_size, default=(256, 192), help="input HEIGHTxWIDTH")
+    cx.set_defaults(run=_complexity)
     return parser
 
 
@@ -99,7 +180,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except ValueError as e:
+    except (ValueError, FloatingPointError) as e:
         sys.exit(f"error: {e}")
 
 

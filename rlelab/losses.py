@@ -132,6 +132,12 @@ def log_s(flow, q="laplace", bound=5.0, n=None):
     return -(torch.logsumexp(log_qg, 0) + flow.dim * math.log(2 * bound / n))
 
 
+def rle_log_density(flow, bar_mu, q="laplace", bound=20.0, n=400):
+    """log P_phi(bar_mu) = log Q(bar_mu) + log G_phi(bar_mu) + log s (Eq. 7): the density RLE learned,
+    normalized by a fine Riemann sum (Eq. 16) over [-bound, bound]^D, for plotting and scoring."""
+    return LOG_Q[q](bar_mu).sum(-1) + flow.log_prob(bar_mu) + log_s(flow, q, bound, n)
+
+
 RLE_VARIANTS = ("paper", "official", "mmpose")
 
 

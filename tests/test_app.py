@@ -1,10 +1,30 @@
-"""The Streamlit app, driven headless by streamlit's AppTest."""
+"""The Streamlit app, every page driven headless by streamlit's AppTest."""
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app" / "main.py")
+SAMPLE = ROOT / "data" / "samples" / "synthpose_1.jpg"
+needs_checkpoints = pytest.mark.skipif(
+    not (ROOT / "data" / "synthpose_res18_rle.pt").exists() or not (ROOT / "data" / "synthpose_res18_l1.pt").exists(),
+    reason="the shipped checkpoints data/synthpose_res18_{rle,l1}.pt are missing (see README, 'Checkpoints')")
+
+
+def app(page):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["page"] = page
+    return at.run()
+
+
+def png(array):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def test_density_page_trains_and_scores():
@@ -20,3 +40,56 @@ def test_density_page_trains_and_scores():
     at.sidebar.selectbox[0].set_value("bimodal").run()
     assert not at.exception
     assert len(at.metric) == 3
+
+
+@needs_checkpoints
+def test_density_page_shows_a_pose_checkpoints_flow():
+    at = app("densities")
+    at.sidebar.radio[1].set_value("a pose checkpoint").run()
+    assert not at.exception
+    assert at.sidebar.selectbox[0].value == "data/synthpose_res18_rle.pt"
+    mass = float(at.caption[-1].value.split(":")[-1])
+    assert 0.95 < mass <= 1.0  # P_phi = Q G s integrates to 1; nearly all of it within 6 units
+    at.sidebar.selectbox[0].set_value("data/synthpose_res18_l1.pt").run()
+    assert not at.exception and "no flow" in at.info[0].value
+
+
+@needs_checkpoints
+def test_pose_page_on_a_sample_and_an_upload():
+    at = app("pose")
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["confidence c (Eq. 9)", "least sure joint", "inference"]
+    c = float(at.metric[0].value)
+    assert 0 < c < 1
+    at.radio(key="pose_source").set_value("upload").run()
+    at.file_uploader[0].set_value(("me.jpg", SAMPLE.read_bytes(), "image/jpeg")).run()
+    assert not at.exception and float(at.metric[0].value) == pytest.approx(c, abs=1e-3)  # same picture, same answer
+    for key, value in (("pose_x", 20), ("pose_w", 100)):  # a person box
+        at.number_input(key=key).set_value(value)
+    at.run()
+    assert not at.exception and float(at.metric[0].value) != pytest.approx(c, abs=1e-6)
+
+
+@needs_checkpoints
+@pytest.mark.parametrize("name, data, message", [
+    ("notes.jpg", b"not a picture at all", "not an image we can read"),
+    ("cut.jpg", SAMPLE.read_bytes()[:2000] if SAMPLE.exists() else b"", "could not be decoded"),
+])
+def test_pose_page_bad_upload_is_one_message_and_the_app_keeps_serving(name, data, message):
+    at = app("pose")
+    at.radio(key="pose_source").set_value("upload").run()
+    at.file_uploader[0].set_value((name, data, "image/jpeg")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value
+    gray = np.random.default_rng(0).integers(0, 255, (300, 200), dtype=np.uint8)  # then a good (grayscale) one
+    at.file_uploader[0].set_value(("gray.png", png(gray), "image/png")).run()
+    assert not at.exception and not at.error and len(at.metric) == 3
+
+
+@needs_checkpoints
+def test_compare_page_puts_l1_and_rle_side_by_side():
+    at = app("compare")
+    assert not at.exception
+    assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_res18_l1.pt", "data/synthpose_res18_rle.pt"]
+    assert [h.value for h in at.subheader] == ["L1", "RLE"]
+    assert at.metric[0].value == "n/a" and 0 < float(at.metric[1].value) < 1  # L1 has no sigma_hat

@@ -203,3 +203,19 @@ def to_image_coordinates(joints, crop_to_image, input_size):
     pix = (joints + 0.5) * joints.new_tensor([w, h])
     m = crop_to_image.to(joints.dtype)
     return pix @ m[..., :2].transpose(-1, -2) + m[..., None, :, 2]
+
+
+def coco_paths(root, split):
+    """(annotation file, image folder) of one split of a data set in COCO layout.
+
+    Accepts the real COCO 2017 layout (annotations/person_keypoints_val2017.json + val2017/) and SynthPose's
+    (annotations/person_keypoints_val.json + images/val/).
+    """
+    ann = os.path.join(root, "annotations", f"person_keypoints_{split}.json")
+    if not os.path.isfile(ann):
+        raise ValueError(f"{root}: no annotations/person_keypoints_{split}.json; point to a COCO-layout data set "
+                         f"(make one with: python -m rlelab synthpose --out {root}).")
+    for image_dir in (os.path.join(root, "images", split), os.path.join(root, split)):
+        if os.path.isdir(image_dir):
+            return ann, image_dir
+    raise ValueError(f"{root}: no image folder images/{split}/ or {split}/ beside the annotations.")

@@ -1,0 +1,93 @@
+"""What the app's pages share: finding and caching checkpoints, reading uploads, drawing poses."""
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from rlelab.data.keypoints import COCO_KEYPOINTS, COCO_SKELETON
+from rlelab.train import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+DEFAULTS = {"rle": DATA / "synthpose_res18_rle.pt", "l1": DATA / "synthpose_res18_l1.pt"}
+DISPLAY_SIDE = 1600  # larger pictures are shown and processed at this long side
+REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200\n"
+             "python -m rlelab train --config configs/synthpose_res18_rle.yaml\n"
+             "python -m rlelab export --checkpoint runs/synthpose_res18_rle/last.pt --out data/synthpose_res18_rle.pt")
+
+
+def checkpoints():
+    """Shipped checkpoints first, then whatever `rlelab train` wrote under runs/."""
+    found = sorted(DATA.glob("*.pt")) + sorted((ROOT / "runs").glob("*/best.pt")) + sorted((ROOT / "runs").glob("*/last.pt"))
+    return [str(p.relative_to(ROOT)) for p in found]
+
+
+@st.cache_resource(show_spinner="loading the model ...")
+def load_model(path):
+    model, cfg, ckpt = load_checkpoint(str(ROOT / path))
+    return model, cfg, ckpt.get("history", [])
+
+
+def pick_checkpoint(label, default_kind, key):
+    options = checkpoints()
+    if not options:
+        st.info("No pose checkpoint yet. Make the shipped one with:\n\n```bash\n" + REPRODUCE + "\n```")
+        return None
+    default = str(DEFAULTS[default_kind].relative_to(ROOT))
+    index = options.index(default) if default in options else 0
+    return st.selectbox(label, options, index=index, key=key, help="shipped in data/ or written by `rlelab train` in runs/")
+
+
+def model_caption(cfg, history):
+    ap = next((row["AP"] for row in reversed(history) if "AP" in row), None)
+    what = f"{cfg.head}" + (f", loss {cfg.loss}" if cfg.head == "regression" else "")
+    return f"{cfg.backbone} {what}, input {cfg.input_size[0]}x{cfg.input_size[1]}" + (f", val AP {ap:.3f}" if ap is not None else "")
+
+
+def shrink(image):
+    """(image, factor): pictures over DISPLAY_SIDE pixels on the long side are resized (PIL, antialiased)."""
+    h, w = image.shape[:2]
+    factor = min(1.0, DISPLAY_SIDE / max(h, w))
+    if factor == 1.0:
+        return image, 1.0
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)), factor
+
+
+def pose_figure(image, pred, show_sigma=True, sigma_scale=1.0, height=560):
+    """The picture with the skeleton, one ellipse of half-axes sigma (x, y) per joint, numbers on hover."""
+    fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
+    joints = pred["joints"]
+    for a, b in COCO_SKELETON:
+        fig.add_trace(go.Scatter(x=joints[[a - 1, b - 1], 0], y=joints[[a - 1, b - 1], 1], mode="lines",
+                                 line=dict(color="rgba(255,255,255,0.85)", width=3), hoverinfo="skip", showlegend=False))
+    sigma = pred["sigma_px"] if show_sigma else None
+    if sigma is not None:
+        for (x, y), (sx, sy) in zip(joints, sigma * sigma_scale):
+            fig.add_shape(type="circle", x0=x - sx, x1=x + sx, y0=y - sy, y1=y + sy,
+                          line=dict(color="rgba(214,39,40,0.9)", width=2), fillcolor="rgba(214,39,40,0.18)")
+    conf = pred["confidence"]
+    text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>σ̂ {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
+            + f"<br>c = {c:.3f}" for name, (x, y), (sx, sy), c in
+            zip(COCO_KEYPOINTS, joints, sigma if sigma is not None else np.zeros_like(joints), conf)]
+    fig.add_trace(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",
+                             marker=dict(size=9, color=conf, colorscale="RdYlGn", cmin=0, cmax=1, line=dict(color="black", width=1),
+                                         colorbar=dict(title="c", thickness=12)), showlegend=False))
+    x, y, w, h = pred["box"]
+    fig.add_shape(type="rect", x0=x, y0=y, x1=x + w, y1=y + h, line=dict(color="rgba(31,119,180,0.9)", dash="dash"))
+    h, w = image.shape[:2]  # the picture fills the plot; ellipses reaching outside it are clipped
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), xaxis=dict(visible=False, range=[-0.5, w - 0.5]),
+                      yaxis=dict(visible=False, range=[h - 0.5, -0.5], scaleanchor="x"))
+    return fig
+
+
+def sigma_figure(pred, height=360):
+    """sigma_hat per joint (x and y, in units of the crop) as bars."""
+    s = pred["sigma_hat"]
+    fig = go.Figure([go.Bar(name="σ̂ x", x=COCO_KEYPOINTS, y=s[:, 0], marker_color="#d62728"),
+                     go.Bar(name="σ̂ y", x=COCO_KEYPOINTS, y=s[:, 1], marker_color="#ff9896")])
+    fig.update_layout(barmode="group", height=height, yaxis_title="σ̂ (fraction of the crop)", margin=dict(t=10),
+                      legend=dict(orientation="h", y=1.12), xaxis_tickangle=-45)
+    return fig

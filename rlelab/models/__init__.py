@@ -1,0 +1,132 @@
+"""Pose models: a ResNet backbone with the paper's regression head (section 4) or SimpleBaseline's heatmap head.
+
+``build_model(head, backbone, ...)`` makes either; ``predict`` runs one on crops (with the flip test) and
+returns joints in normalized crop coordinates ([-0.5, 0.5]) with a per-joint confidence; ``complexity``
+counts parameters and multiply-accumulates as Table 5 does.
+"""
+import torch
+import torchvision
+from torch import nn
+
+from ..data.keypoints import FLIP_PAIRS
+from .heatmap import HeatmapModel, decode_heatmaps
+from .regression import RegressionModel
+
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+HEADS = ("regression", "heatmap")
+NORMS = ("batch", "sync", "frozen")
+
+
+def make_backbone(name, norm="batch", pretrained=None):
+    """A torchvision ResNet without its pooling and classifier: (B, 3, H, W) -> (B, C, H/32, W/32).
+
+    No weights are downloaded: ``pretrained`` is the path of a local torchvision ImageNet state dict
+    (e.g. resnet50-0676ba61.pth). ``norm="frozen"`` uses torchvision's FrozenBatchNorm2d (fixed statistics,
+    as when fine-tuning with small per-GPU batches); ``"sync"`` is converted to SyncBatchNorm under DDP on GPUs.
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
+    norm_layer = torchvision.ops.FrozenBatchNorm2d if norm == "frozen" else None
+    net = getattr(torchvision.models, name)(weights=None, norm_layer=norm_layer)
+    if pretrained:
+        try:
+            state = torch.load(pretrained, map_location="cpu", weights_only=True)
+        except (FileNotFoundError, RuntimeError) as e:
+            raise ValueError(f"{pretrained}: cannot read ImageNet weights ({type(e).__name__}); give the path of a "
+                             f"torchvision {name} state dict.") from None
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if missing or any(not k.startswith("fc.") for k in unexpected):
+            raise ValueError(f"{pretrained}: not a torchvision {name} state dict ({len(missing)} missing keys, "
+                             f"e.g. {missing[:2]}).")
+    channels = net.fc.in_features
+    return nn.Sequential(*list(net.children())[:-2]), channels
+
+
+def build_model(head="regression", backbone="resnet50", num_joints=17, norm="batch", pretrained=None, flow=False):
+    """The regression model (with a RealNVP flow over bar_mu when ``flow``) or the heatmap model."""
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
+    features, channels = make_backbone(backbone, norm, pretrained)
+    if head == "heatmap":
+        return HeatmapModel(features, channels, num_joints)
+    return RegressionModel(features, channels, num_joints, flow=flow)
+
+
+def unflip(joints, width):
+    """Joints predicted on a horizontally flipped crop -> the unflipped crop (normalized coordinates).
+
+    The crop flip maps pixel x to (width - 1 - x), so u = x / width - 0.5 maps to -u - 1 / width; the
+    left and right joints swap names.
+    """
+    out = joints.clone()
+    out[..., 0] = -joints[..., 0] - 1.0 / width
+    return swap_pairs(out)
+
+
+def swap_pairs(t):
+    t = t.clone()
+    for a, b in FLIP_PAIRS:
+        t[:, [a, b]] = t[:, [b, a]]
+    return t
+
+
+@torch.no_grad()
+def predict(model, images, flip=True):
+    """Joints (B, K, 2) in [-0.5, 0.5] crop coordinates, sigma_hat (B, K, 2) or None, confidence (B, K).
+
+    Regression: confidence c = 1 - sigma_hat, averaged over x and y (Eq. 9). Heatmap: the peak value.
+    The flip test averages the prediction on the crop and on its mirror image.
+    """
+    width = images.shape[-1]
+    outs = [model(images)]
+    if flip:
+        outs.append(model(images.flip(-1)))
+    if isinstance(model, HeatmapModel):
+        decoded = [decode_heatmaps(o["heatmaps"], images.shape[-2:]) for o in outs]
+        joints, conf = decoded[0]
+        if flip:
+            joints = (joints + unflip(decoded[1][0], width)) / 2
+            conf = (conf + swap_pairs(decoded[1][1][..., None])[..., 0]) / 2
+        return {"joints": joints, "sigma_hat": None, "confidence": conf}
+    mu_hat, sigma_hat = outs[0]["mu_hat"], outs[0]["sigma_hat"]
+    if flip:
+        mu_hat = (mu_hat + unflip(outs[1]["mu_hat"], width)) / 2
+        sigma_hat = (sigma_hat + swap_pairs(outs[1]["sigma_hat"])) / 2
+    return {"joints": mu_hat, "sigma_hat": sigma_hat, "confidence": 1 - sigma_hat.mean(-1)}  # Eq. 9
+
+
+def complexity(model, input_size=(256, 192), transposed="output"):
+    """Parameters (excluding a training-only flow) and multiply-accumulates of one forward pass at input_size.
+
+    Table 5's "GFLOPs" are multiply-accumulates of convolutions and FC layers (ResNet-50 at 256x192: 4.0).
+    For its heatmap head (5.7 "GFLOPs") the counter the field uses charges a transposed convolution for every
+    *output* pixel (``transposed="output"``), which is stride^2 = 4x the true work; ``transposed="input"``
+    gives the true count (equal to torch.utils.flop_counter's FLOPs / 2).
+    """
+    macs = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.ConvTranspose2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels * module.out_channels // module.groups
+            pixels = output.shape[-2] * output.shape[-1] if transposed == "output" else inputs[0].shape[-2] * inputs[0].shape[-1]
+            macs[0] += k * pixels
+        elif isinstance(module, nn.Conv2d):
+            macs[0] += output[0].numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, nn.Linear):
+            macs[0] += output[0].numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, *input_size))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    flow = getattr(model, "flow", None)
+    params = sum(p.numel() for p in model.parameters()) - (sum(p.numel() for p in flow.parameters()) if flow is not None else 0)
+    return {"params": params, "macs": macs[0]}

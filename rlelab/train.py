@@ -1,0 +1,317 @@
+"""One trainer for the pose models: regression with any loss of rlelab.losses, or the heatmap baseline.
+
+``python -m rlelab train --config configs/NAME.yaml`` (plain YAML for the TrainConfig fields below), or the
+same under ``torchrun --nproc_per_node N`` for DDP on several GPUs / nodes (gloo on CPU). Writes to
+``out``: last.pt (every epoch, atomically; ``--resume`` continues from it exactly), best.pt (best val AP),
+metrics.csv and TensorBoard scalars.
+
+The loss of a batch is the weighted mean over the visible joints of the *global* batch: each process
+divides its sum by the global weight sum (all-reduced) times the world size, so that DDP's gradient
+average equals the gradient of one process on the whole batch.
+"""
+import csv
+import dataclasses
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from tqdm.auto import tqdm
+
+from .data.coco import TopDownCOCO, TopDownConfig, coco_paths
+from .losses import FLOW_LOSSES, LOSSES, RLE_VARIANTS
+from .models import build_model
+from .models.heatmap import HeatmapModel, heatmap_loss
+
+
+@dataclass
+class TrainConfig:
+    # data: a folder in COCO layout (real COCO 2017 or SynthPose)
+    data: str = "data/synthpose"
+    train_split: str = "train"
+    val_split: str = "val"
+    val_detections: str | None = None  # COCO results file of person boxes for validation (else ground-truth boxes)
+    input_size: list = field(default_factory=lambda: [256, 192])  # height, width
+    augment: bool = True  # SimpleBaseline's scale, rotation, flip, half body
+    # model
+    head: str = "regression"  # regression | heatmap
+    backbone: str = "resnet50"
+    pretrained: str | None = None  # local torchvision ImageNet state dict; nothing is downloaded
+    norm: str = "batch"  # batch | sync (SyncBatchNorm under DDP on GPUs) | frozen
+    # loss of the regression head (rlelab.losses)
+    loss: str = "rle"  # l1 | l2 | gaussian | laplace | flow | dle | rle
+    q: str = "laplace"
+    variant: str = "paper"
+    with_log_s: bool = False
+    # optimisation: Adam with step decay (the paper's schedule)
+    epochs: int = 210
+    batch_size: int = 256  # global: divided among the processes
+    lr: float = 1e-3
+    lr_milestones: list = field(default_factory=lambda: [170, 200])
+    lr_factor: float = 0.1
+    weight_decay: float = 0.0
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    workers: int = 4
+    seed: int = 0
+    max_steps_per_epoch: int | None = None  # cap, for quick runs and tests
+    # bookkeeping
+    out: str = "runs/rle"
+    eval_every: int = 10  # epochs; 0 = never
+    flip_test: bool = True
+    eval_batch_size: int = 64
+
+
+def load_config(path, **overrides):
+    """A TrainConfig from a YAML file; unknown keys and wrong types are refused with the key's name."""
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: config file not found.") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]}).") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config is a mapping of TrainConfig fields, got {type(raw).__name__}.")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return make_config(raw, where=path)
+
+
+def make_config(raw, where="config"):
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are the fields of rlelab.train.TrainConfig.")
+    cfg = TrainConfig(**raw)
+    if cfg.head == "regression" and cfg.loss not in LOSSES:
+        raise ValueError(f"{where}: unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}.")
+    if cfg.variant not in RLE_VARIANTS:
+        raise ValueError(f"{where}: unknown variant {cfg.variant!r}; choose one of {', '.join(RLE_VARIANTS)}.")
+    if len(cfg.input_size) != 2 or min(cfg.input_size) < 32:
+        raise ValueError(f"{where}: input_size must be [height, width] of at least 32 pixels, got {cfg.input_size}.")
+    for name in ("epochs", "batch_size", "workers"):
+        if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < (0 if name == "workers" else 1):
+            raise ValueError(f"{where}: {name} must be a positive integer, got {getattr(cfg, name)!r}.")
+    return cfg
+
+
+def model_from_config(cfg):
+    return build_model(cfg.head, cfg.backbone, norm=cfg.norm, pretrained=cfg.pretrained,
+                       flow=cfg.head == "regression" and cfg.loss in FLOW_LOSSES)
+
+
+def load_checkpoint(path, device="cpu"):
+    """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train``."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: checkpoint not found.") from None
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}).") from None
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path}: not a checkpoint written by `python -m rlelab train` (no config/model).")
+    cfg = make_config(ckpt["config"], where=path)
+    model = model_from_config(dataclasses.replace(cfg, pretrained=None))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), cfg, ckpt
+
+
+def export_checkpoint(src, dst):
+    """A small inference checkpoint: config, history and fp16 weights, no optimizer state (about 1/6 the size)."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{src}: not a checkpoint written by `python -m rlelab train` (no config/model).")
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    atomic_save({"config": ckpt["config"], "model": weights, "history": ckpt["history"], "epoch": ckpt["epoch"]}, dst)
+
+
+def atomic_save(obj, path):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_csv(history, path):
+    columns = sorted({k for row in history for k in row}, key=lambda k: (k not in ("epoch", "step"), k))
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".csv.tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+def _seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _distributed():
+    """(rank, world size, device), joining the process group when launched by torchrun."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    if backend == "nccl":
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        return dist.get_rank(), dist.get_world_size(), torch.device("cuda", local)
+    return dist.get_rank(), dist.get_world_size(), torch.device("cpu")
+
+
+def batch_loss(model, batch, cfg, world):
+    """(loss for backward, weighted sum, weight sum) of one batch; see the module docstring for the scaling."""
+    out = model(batch["image"])
+    weight = batch["target_weight"]
+    core = model.module if hasattr(model, "module") else model
+    if isinstance(core, HeatmapModel):
+        per_joint = heatmap_loss(out["heatmaps"], batch["heatmaps"], weight)
+        weight = torch.ones_like(weight)
+    else:
+        options = {}
+        if cfg.loss in FLOW_LOSSES:
+            options["flow"] = core.flow
+        if cfg.loss == "rle":
+            options.update(q=cfg.q, variant=cfg.variant, with_log_s=cfg.with_log_s)
+        per_joint = LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], batch["joints"], **options).per_joint
+    total = (per_joint * weight).sum()
+    count = weight.sum().detach()
+    global_count = count.clone()
+    if world > 1:
+        dist.all_reduce(global_count)
+    return total * world / global_count.clamp_min(1e-12), total.detach(), count
+
+
+def train(cfg, resume=False, progress=True):
+    """Train per ``cfg``; returns the history (one dict per epoch). Rank 0 writes and evaluates."""
+    rank, world, device = _distributed()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is global and must divide among {world} processes.")
+    _seed_everything(cfg.seed)
+    ann_file, image_dir = coco_paths(cfg.data, cfg.train_split)
+    data_cfg = TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment)
+    dataset = TopDownCOCO(ann_file, image_dir, data_cfg, seed=cfg.seed)
+    per_rank = cfg.batch_size // world
+    if len(dataset) < cfg.batch_size:
+        raise ValueError(f"{ann_file}: {len(dataset)} person boxes, fewer than one batch of {cfg.batch_size}; lower batch_size.")
+    sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
+
+    model = model_from_config(cfg).to(device)
+    if world > 1 and cfg.norm == "sync" and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.lr_milestones, cfg.lr_factor)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    history, start_epoch, best_ap = [], 0, -1.0
+    last = os.path.join(cfg.out, "last.pt")
+    if resume:
+        if not os.path.exists(last):
+            raise ValueError(f"{last}: nothing to resume from; train without --resume first.")
+        ckpt = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        history, start_epoch, best_ap = ckpt["history"], ckpt["epoch"], ckpt["best_ap"]
+        torch.set_rng_state(ckpt["rng"])
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    writer = None
+    if rank == 0:
+        os.makedirs(cfg.out, exist_ok=True)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(os.path.join(cfg.out, "tensorboard"), purge_step=start_epoch)
+        except ImportError:
+            pass
+        with open(os.path.join(cfg.out, "config.yaml"), "w") as f:
+            yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
+
+    val = None
+    if rank == 0 and cfg.eval_every:
+        val_ann, val_images = coco_paths(cfg.data, cfg.val_split)
+        val = (TopDownCOCO(val_ann, val_images, TopDownConfig(input_size=tuple(cfg.input_size)), detections=cfg.val_detections), val_ann)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        dataset.epoch = epoch
+        loader = torch.utils.data.DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=cfg.workers,
+                                             drop_last=True, pin_memory=device.type == "cuda")
+        steps = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), cfg.max_steps_per_epoch)
+        sums = torch.zeros(2, dtype=torch.float64, device=device)
+        ddp.train()
+        start = time.time()
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
+        for step, batch in enumerate(loader):
+            if step >= steps:
+                break
+            batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) and v.dtype != torch.float64 else v for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                loss, total, count = batch_loss(ddp, batch, cfg, world)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"epoch {epoch + 1}, step {step + 1}: the loss is {loss.item()}; lower lr "
+                                         "or check the data (joints outside the crop?).")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            sums += torch.stack([total.double(), count.double()])
+            bar.update()
+            bar.set_postfix(loss=f"{(sums[0] / sums[1].clamp_min(1e-12)).item():.4f}")
+        bar.close()
+        if world > 1:
+            dist.all_reduce(sums)
+        scheduler.step()
+        row = {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": (sums[0] / sums[1].clamp_min(1e-12)).item(),
+               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2)}
+        core = ddp.module if world > 1 else ddp
+        if val is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
+            row.update(_evaluate(core, val, cfg, device, progress))
+        history.append(row)
+        if rank == 0:
+            state = {"config": dataclasses.asdict(cfg), "model": core.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch + 1,
+                     "history": history, "best_ap": best_ap, "rng": torch.get_rng_state()}
+            if "AP" in row and row["AP"] > best_ap:
+                state["best_ap"] = best_ap = row["AP"]
+                atomic_save(state, os.path.join(cfg.out, "best.pt"))
+            atomic_save(state, last)
+            write_csv(history, os.path.join(cfg.out, "metrics.csv"))
+            if writer is not None:
+                for k, v in row.items():
+                    if k != "epoch" and isinstance(v, float) and math.isfinite(v):
+                        writer.add_scalar(k, v, epoch + 1)
+                writer.flush()
+            if progress:
+                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+        if world > 1:
+            dist.barrier()
+    if writer is not None:
+        writer.close()
+    return history
+
+
+def _evaluate(model, val, cfg, device, progress):
+    from .evaluate import evaluate
+
+    dataset, ann_file = val
+    metrics, _ = evaluate(model, dataset, ann_file, cfg.eval_batch_size, cfg.flip_test, 0, device, progress)
+    return {k: metrics[k] for k in ("AP", "AP50", "AP75", "APM", "APL", "pearson")}

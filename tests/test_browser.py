@@ -1,0 +1,76 @@
+"""One real browser: the app served on 127.0.0.1, driven by Playwright through Debian's Chromium.
+
+Never `playwright install` (it downloads a browser); the system Chromium is installed by `.ci/run`
+(`apt-get install -y chromium`), and this test skips with the reason where it is absent.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SAMPLE = ROOT / "data" / "samples" / "synthpose_1.jpg"
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install -y chromium)"),
+    pytest.mark.skipif(not (ROOT / "data" / "synthpose_res18_rle.pt").exists(), reason="no shipped checkpoint in data/"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url():
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"streamlit did not start: {server.stderr.read()[-2000:] if server.poll() is not None else 'no health'}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_upload_a_picture_and_see_the_sigma_overlay(app_url, tmp_path):
+    from playwright import sync_api
+    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1250})
+            page.goto(f"{app_url}/?page=pose", timeout=60_000)
+            page.get_by_text("Pose and per-joint sigma").wait_for(timeout=120_000)
+            page.get_by_text("upload", exact=True).click()
+            page.locator("input[type=file]").set_input_files(str(SAMPLE))
+            page.get_by_text("confidence c (Eq. 9)").wait_for(timeout=120_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot path').length > 17", timeout=60_000)
+            assert page.locator("[data-testid=stException]").count() == 0
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "app_pose.png"), full_page=True)
+            assert (shots / "app_pose.png").stat().st_size > 20_000
+        finally:
+            browser.close()

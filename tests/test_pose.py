@@ -1,0 +1,267 @@
+"""Pose models, evaluation, trainer (resume, DDP) and the command line: issue 5."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from rlelab.data.coco import TopDownCOCO, TopDownConfig, affine_matrix, apply_affine, coco_paths, gaussian_heatmaps
+from rlelab.data.keypoints import FLIP_PAIRS
+from rlelab.data.synthpose import generate
+from rlelab.evaluate import coco_ap, confidence_oks, evaluate, oks, predict_dataset
+from rlelab.models import build_model, complexity, unflip
+from rlelab.models.heatmap import decode_heatmaps
+from rlelab.train import batch_loss, load_checkpoint, load_config, make_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
+needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"real COCO samples not found at {REAL} (../shared is absent)")
+SIZE = (64, 48)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    return generate(str(tmp_path_factory.mktemp("pose") / "sp"), n_train=8, n_val=4, seed=3)
+
+
+def tiny(synth, out, **overrides):
+    raw = dict(data=synth, input_size=list(SIZE), augment=False, backbone="resnet18", loss="rle", epochs=2,
+               batch_size=4, max_steps_per_epoch=2, workers=0, eval_every=0, out=str(out), seed=0)
+    raw.update(overrides)
+    return make_config(raw)
+
+
+def ground_truth_results(ann_file, jitter=0.0, seed=0):
+    gt = json.load(open(ann_file))
+    rng = np.random.default_rng(seed)
+    results = []
+    for a in gt["annotations"]:
+        kp = np.array(a["keypoints"], dtype=float).reshape(17, 3)
+        kp[:, :2] += jitter * rng.standard_normal((17, 2)) * np.sqrt(a["area"])
+        kp[:, 2] = 1
+        results.append({"image_id": a["image_id"], "category_id": 1, "keypoints": kp.reshape(-1).tolist(),
+                        "score": float(rng.uniform(0.5, 1)), "ann_id": a["id"]})
+    return results
+
+
+# --- models ---------------------------------------------------------------------------------------
+
+def test_complexity_within_5_percent_of_table_5():
+    reg = complexity(build_model("regression", "resnet50", flow=True))
+    hm = complexity(build_model("heatmap", "resnet50"))
+    for got, paper in [(reg["params"] / 1e6, 23.6), (reg["macs"] / 1e9, 4.0), (hm["params"] / 1e6, 34.0), (hm["macs"] / 1e9, 9.7)]:
+        assert abs(got / paper - 1) < 0.05, (got, paper)
+
+
+def test_true_macs_equal_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model("heatmap", "resnet18").eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 3, 128, 96))
+    assert complexity(model, (128, 96), transposed="input")["macs"] == counter.get_total_flops() // 2
+
+
+def test_regression_outputs_mu_and_sigma_in_range():
+    model = build_model("regression", "resnet18", flow=True)
+    out = model(torch.randn(2, 3, *SIZE))
+    assert out["mu_hat"].shape == out["sigma_hat"].shape == (2, 17, 2)
+    assert ((out["sigma_hat"] > 0) & (out["sigma_hat"] < 1)).all()
+    assert model.fc.out_features == 17 * 4 and model.flow.dim == 2
+
+
+def test_heatmap_decoding_is_sub_pixel():
+    rng = np.random.default_rng(0)
+    joints = rng.uniform([8, 8], [88, 120], size=(17, 2))  # crop pixels of a 128x96 input
+    hm = gaussian_heatmaps(joints, np.ones(17), (128, 96), 4, 2.0)[None]
+    decoded, peak = decode_heatmaps(hm, (128, 96))
+    pixels = (decoded[0].numpy() + 0.5) * [96, 128]
+    assert np.abs(pixels - joints).max() <= 0.26 * 4 + 1e-6  # argmax + quarter step: within 1/4 heatmap pixel
+    assert np.abs(pixels - joints).mean() < np.abs(np.round(joints / 4) * 4 - joints).mean()  # beats plain argmax
+    assert torch.all(peak > 0.5)
+
+
+def test_unflip_inverts_the_crop_flip():
+    rng = np.random.default_rng(1)
+    points = rng.uniform(20, 200, size=(17, 2))
+    plain = apply_affine(affine_matrix([110, 100], [150, 200], 10, (128, 96)), points)
+    mirrored = apply_affine(affine_matrix([110, 100], [150, 200], 10, (128, 96), flip=True), points)
+    for a, b in FLIP_PAIRS:  # a mirrored crop names the left joints right
+        mirrored[[a, b]] = mirrored[[b, a]]
+    norm = lambda p: torch.tensor(p / [96, 128] - 0.5)[None]
+    assert torch.allclose(unflip(norm(mirrored), 96), norm(plain), atol=1e-9)
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+def test_ground_truth_as_predictions_scores_ap_1(synth):
+    ann, _ = coco_paths(synth, "val")
+    stats = coco_ap(ann, ground_truth_results(ann))
+    assert stats["AP"] == pytest.approx(1.0) and stats["AP50"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("real", [False, pytest.param(True, marks=needs_real)])
+def test_coco_ap_equals_a_direct_pycocotools_run(synth, tmp_path, real):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    ann = str(REAL / "test_coco.json") if real else coco_paths(synth, "val")[0]
+    results = ground_truth_results(ann, jitter=0.05, seed=1)
+    results = [r for r in results if max(r["keypoints"][2::3]) > 0]
+    ours = coco_ap(ann, results)
+    path = tmp_path / "res.json"
+    path.write_text(json.dumps([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results]))
+    gt = COCO(ann)
+    ev = COCOeval(gt, gt.loadRes(str(path)), "keypoints")
+    ev.evaluate(), ev.accumulate(), ev.summarize()
+    assert 0.05 < ours["AP"] < 0.99
+    assert [ours[k] for k in ("AP", "AP50", "AP75", "APM", "APL")] == pytest.approx(list(ev.stats[:5]), abs=1e-12)
+
+
+@needs_real
+def test_oks_equals_pycocotools_compute_oks():
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    ann = str(REAL / "test_coco.json")
+    results = [r for r in ground_truth_results(ann, jitter=0.03, seed=2)]
+    gt = COCO(ann)
+    ev = COCOeval(gt, gt.loadRes([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results]), "keypoints")
+    ev.params.imgIds = gt.getImgIds()
+    ev._prepare()
+    checked = 0
+    for image_id in gt.getImgIds():
+        ious = ev.computeOks(image_id, 1)
+        dts = sorted(ev._dts[image_id, 1], key=lambda d: -d["score"])
+        gts = ev._gts[image_id, 1]
+        for i, d in enumerate(dts):
+            for j, g in enumerate(gts):
+                if g["num_keypoints"] > 0:
+                    assert oks(d["keypoints"], g["keypoints"], g["area"]) == pytest.approx(ious[i, j], abs=1e-12)
+                    checked += 1
+    assert checked > 20
+
+
+def test_pearson_of_confidence_and_oks(synth):
+    ann, _ = coco_paths(synth, "val")
+    results = ground_truth_results(ann, jitter=0.04, seed=3)
+    anns = {a["id"]: a for a in json.load(open(ann))["annotations"]}
+    for r in results:  # a perfect confidence: the score is the OKS itself
+        r["score"] = oks(r["keypoints"], anns[r["ann_id"]]["keypoints"], anns[r["ann_id"]]["area"])
+    assert confidence_oks(ann, results)["pearson"] == pytest.approx(1.0)
+    for r in results:
+        r["score"] = -r["score"]
+    assert confidence_oks(ann, results)["pearson"] == pytest.approx(-1.0)
+
+
+# --- training -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("head", ["regression", "heatmap"])
+def test_overfit_one_batch_loss_falls_and_ap_rises(synth, tmp_path, head):
+    torch.manual_seed(0)
+    cfg = tiny(synth, tmp_path, head=head)
+    ann, images = coco_paths(synth, "train")
+    data = TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE))
+    batch = next(iter(torch.utils.data.DataLoader(data, batch_size=len(data))))
+    model = build_model(head, "resnet18", flow=head == "regression")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ap_before = evaluate(model, data, ann, flip=False)[0]["AP"]
+    losses = []
+    for _ in range(100):
+        loss, _, _ = batch_loss(model, batch, cfg, 1)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()  # batch statistics of one batch: evaluate the running statistics as a trained model would
+    ap_after = evaluate(model, data, ann, flip=False)[0]["AP"]
+    assert losses[-1] < losses[0] - (1.0 if head == "regression" else 0.5 * losses[0])
+    assert ap_after > ap_before + 0.2, (ap_before, ap_after)  # measured: 0 -> 0.46 (regression), 0 -> 0.26 (heatmap)
+
+
+def test_resume_reproduces_the_uninterrupted_run(synth, tmp_path):
+    straight = train(tiny(synth, tmp_path / "a", epochs=2), progress=False)
+    train(tiny(synth, tmp_path / "b", epochs=1), progress=False)
+    resumed = train(tiny(synth, tmp_path / "b", epochs=2), resume=True, progress=False)
+    assert [r["loss"] for r in resumed] == [r["loss"] for r in straight]
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step") and len(rows) == 3
+
+
+def run_cli(*args, env=None, cwd=ROOT):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def test_ddp_two_processes_equal_one_process_on_the_same_global_batch(synth, tmp_path):
+    # frozen BN: batch statistics would differ between 2 half batches and 1 whole one (SyncBatchNorm needs GPUs)
+    for name in ("one", "two"):
+        cfg = tiny(synth, tmp_path / name, epochs=1, max_steps_per_epoch=3, norm="frozen")
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(vars(cfg)))
+    one = run_cli("-m", "rlelab", "train", "--config", str(tmp_path / "one.yaml"), "--quiet")
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rlelab", "train",
+                  "--config", str(tmp_path / "two.yaml"), "--quiet")
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = torch.load(tmp_path / "one" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "two" / "last.pt", weights_only=False)
+    assert b["history"][0]["loss"] == pytest.approx(a["history"][0]["loss"], rel=1e-5)
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k].float(), b["model"][k].float(), rtol=1e-4, atol=1e-6), k
+
+
+def test_train_and_eval_from_the_command_line(synth, tmp_path):
+    cfg = tiny(synth, tmp_path / "run", epochs=1, eval_every=1)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(vars(cfg)))
+    done = run_cli("-m", "rlelab", "train", "--config", str(tmp_path / "c.yaml"), "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("last.pt", "best.pt", "metrics.csv", "config.yaml"):
+        assert (tmp_path / "run" / name).exists()
+    assert list((tmp_path / "run" / "tensorboard").iterdir())
+    done = run_cli("-m", "rlelab", "eval", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", synth)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "AP50" in done.stdout and "pearson" in done.stdout
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert len(results) == len(json.load(open(coco_paths(synth, "val")[0]))["annotations"])
+    assert set(results[0]) == {"image_id", "category_id", "keypoints", "score"} and len(results[0]["keypoints"]) == 51
+
+
+def test_every_shipped_config_loads():
+    names = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
+    assert {"coco_res50_rle.yaml", "coco_res50_l1.yaml", "coco_res50_dle.yaml", "coco_res50_heatmap.yaml"} <= set(names)
+    for name in names:
+        cfg = load_config(ROOT / "configs" / name)
+        assert cfg.head in ("regression", "heatmap")
+    paper = load_config(ROOT / "configs" / "coco_res50_rle.yaml")
+    assert (paper.backbone, paper.input_size, paper.lr, paper.loss, paper.q) == ("resnet50", [256, 192], 1e-3, "rle", "laplace")
+
+
+def test_bad_configs_and_checkpoints_get_one_sentence(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss: rle\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="unknown key.*learning_rate"):
+        load_config(bad)
+    bad.write_text("loss: huber\n")
+    with pytest.raises(ValueError, match="unknown loss 'huber'"):
+        load_config(bad)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable torch checkpoint"):
+        load_checkpoint(junk)
+    done = run_cli("-m", "rlelab", "train", "--config", str(tmp_path / "missing.yaml"))
+    assert done.returncode != 0 and done.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.yaml'}: config file not found."]
+
+
+def test_complexity_command_prints_table_5():
+    done = run_cli("-m", "rlelab", "complexity")
+    assert done.returncode == 0, done.stderr
+    lines = {l.split()[1]: l.split() for l in done.stdout.splitlines()[1:]}
+    assert lines["regression"][2:4] == ["23.6M", "4.00"] and lines["heatmap"][2] == "34.0M"
