@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from common import DATA, DISPLAY_SIDE, load_model, model_caption, pick_checkpoint, pose_figure, shrink, sigma_figure
+from rlelab.data.keypoints import COCO_KEYPOINTS
 from rlelab.inference import predict_image, read_image
 
 SAMPLES = sorted(DATA.glob("samples/*.jpg"))
@@ -83,7 +84,6 @@ def render_single():
     if has_sigma:
         cols[0].metric("confidence c (Eq. 9)", f"{pred['confidence'].mean():.3f}", help="mean over joints of 1 - σ̂")
         worst = int(np.argmax(pred["sigma_hat"].mean(-1)))
-        from rlelab.data.keypoints import COCO_KEYPOINTS
         cols[1].metric("least sure joint", COCO_KEYPOINTS[worst], f"σ̂ {pred['sigma_hat'][worst].mean():.3f}", delta_color="off")
     else:
         cols[0].metric("confidence", "n/a", help=f"a {cfg.loss if cfg.head == 'regression' else 'heatmap'} model has no σ̂")

@@ -177,19 +177,20 @@ def _distributed():
 
 def batch_loss(model, batch, cfg, world):
     """(loss for backward, weighted sum, weight sum) of one batch; see the module docstring for the scaling."""
-    out = model(batch["image"])
+    out = model(batch["image"])  # under the caller's autocast; the loss and the flow run in fp32
     weight = batch["target_weight"]
     core = model.module if hasattr(model, "module") else model
-    if isinstance(core, HeatmapModel):
-        per_joint = heatmap_loss(out["heatmaps"], batch["heatmaps"], weight)
-        weight = torch.ones_like(weight)
-    else:
-        options = {}
-        if cfg.loss in FLOW_LOSSES:
-            options["flow"] = core.flow
-        if cfg.loss == "rle":
-            options.update(q=cfg.q, variant=cfg.variant, with_log_s=cfg.with_log_s)
-        per_joint = LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], batch["joints"], **options).per_joint
+    with torch.autocast(batch["image"].device.type, enabled=False):
+        if isinstance(core, HeatmapModel):
+            per_joint = heatmap_loss(out["heatmaps"], batch["heatmaps"], weight)
+            weight = torch.ones_like(weight)
+        else:
+            options = {}
+            if cfg.loss in FLOW_LOSSES:
+                options["flow"] = core.flow
+            if cfg.loss == "rle":
+                options.update(q=cfg.q, variant=cfg.variant, with_log_s=cfg.with_log_s)
+            per_joint = LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], batch["joints"], **options).per_joint
     total = (per_joint * weight).sum()
     count = weight.sum().detach()
     global_count = count.clone()
