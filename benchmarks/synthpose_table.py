@@ -4,9 +4,11 @@
     python benchmarks/synthpose_table.py --epochs 4 --parallel 2
 
 Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE (regression) and the SimpleBaseline heatmap model
-from configs/synthpose_res18_rle.yaml with only the loss/head changed, --parallel runs at a time with one
-thread each (a finished run in OUT/NAME is reused), and prints the AP table with the Pearson correlation of
-the confidence with the OKS. Then, as ratios on this machine: the training-step time of RLE vs L1 with
+from configs/synthpose_res18_rle.yaml with only the loss/head changed, for the first --epochs epochs of its
+schedule, --parallel runs at a time with one thread each (a finished run in OUT/NAME is reused), and prints
+the AP table with the Pearson correlation of the confidence with the OKS. ``--reuse rle=runs/synthpose_res18_rle``
+takes a method's row from a longer run of the same config instead (its evaluation after --epochs epochs,
+which is the same training as long as the learning rate has not yet decayed). Then, as ratios on this machine: the training-step time of RLE vs L1 with
 ResNet-50 at 256x192 (the flow's cost) and the inference latency of regression vs heatmap.
 """
 import argparse
@@ -41,8 +43,9 @@ def train_all(base, args):
             out = os.path.join(args.out, name)
             if finished(out, args.epochs):
                 continue
-            cfg = dataclasses.replace(base, **METHODS[name], out=out, epochs=args.epochs, eval_every=args.epochs,
-                                      lr_milestones=[round(args.epochs * 0.75), round(args.epochs * 0.9)])
+            if name in args.reuse:
+                continue
+            cfg = dataclasses.replace(base, **METHODS[name], out=out, epochs=args.epochs, eval_every=args.epochs)
             os.makedirs(out, exist_ok=True)
             path = os.path.join(out, "bench.yaml")
             with open(path, "w") as f:
@@ -62,16 +65,31 @@ def train_all(base, args):
         time.sleep(2)
 
 
-def table(args):
+def row_at(name, args, base):
+    """(metrics after args.epochs epochs, training seconds) of a method, from its own run or a reused one."""
+    path = os.path.join(args.reuse.get(name, os.path.join(args.out, name)), "last.pt")
+    if not os.path.exists(path):
+        return None, 0
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if name in args.reuse:
+        cfg = ckpt["config"]
+        expected = {**dataclasses.asdict(base), **METHODS[name]}
+        same = all(cfg[k] == expected[k] for k in expected if k not in ("out", "epochs", "eval_every"))
+        if not same or min(cfg["lr_milestones"]) <= args.epochs:
+            raise ValueError(f"{path}: not the same training as the benchmark's for {args.epochs} epochs.")
+    history = [r for r in ckpt["history"] if r["epoch"] <= args.epochs]
+    if not history or history[-1]["epoch"] != args.epochs or "AP" not in history[-1]:
+        return None, 0
+    return history[-1], sum(r["seconds"] for r in history)
+
+
+def table(args, base):
     rows = ["| method | AP | AP50 | AP75 | APM | APL | Pearson(c, OKS) | train s |", "|---|---|---|---|---|---|---|---|"]
     for name in METHODS:
-        path = os.path.join(args.out, name, "last.pt")
-        if not os.path.exists(path):
+        last, seconds = row_at(name, args, base)
+        if last is None:
             rows.append(f"| {name} | missing |")
             continue
-        history = torch.load(path, map_location="cpu", weights_only=False)["history"]
-        last = history[-1]
-        seconds = sum(r["seconds"] for r in history)
         cells = [f"{last.get(k, float('nan')):.3f}" for k in ("AP", "AP50", "AP75", "APM", "APL", "pearson")]
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
     return "\n".join(rows)
@@ -126,13 +144,17 @@ def main():
     parser.add_argument("--epochs", type=int, default=4, help="the budget of every method")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one thread each)")
     parser.add_argument("--out", default="runs/synthpose_table")
+    parser.add_argument("--reuse", nargs="*", default=[], metavar="NAME=RUN",
+                        help="take NAME's row from an existing run folder of the same config")
     parser.add_argument("--skip-ratios", action="store_true")
     args = parser.parse_args()
+    args.reuse = dict(item.split("=", 1) for item in args.reuse)
     base = load_config(args.config)
     train_all(base, args)
     print(f"\nSynthPose val ({base.data}), {base.backbone} at {base.input_size[0]}x{base.input_size[1]}, "
-          f"{args.epochs} epochs each, flip test {'on' if base.flip_test else 'off'}:\n")
-    print(table(args))
+          f"the first {args.epochs} epochs of {args.config} (lr {base.lr}, batch {base.batch_size}) each, "
+          f"flip test {'on' if base.flip_test else 'off'}:\n")
+    print(table(args, base))
     if not args.skip_ratios:
         print()
         print(ratios())
