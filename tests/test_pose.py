@@ -235,6 +235,13 @@ def test_train_and_eval_from_the_command_line(synth, tmp_path):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert len(results) == len(json.load(open(coco_paths(synth, "val")[0]))["annotations"])
     assert set(results[0]) == {"image_id", "category_id", "keypoints", "score"} and len(results[0]["keypoints"]) == 51
+    if REAL.exists():  # the real COCO samples with their person detections, as Table 1 is evaluated
+        done = run_cli("-m", "rlelab", "eval", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--ann-file",
+                       str(REAL / "test_coco.json"), "--image-dir", str(REAL), "--detections",
+                       str(REAL / "test_coco_det_AP_H_56.json"), "--results", str(tmp_path / "real.json"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        detections = json.load(open(REAL / "test_coco_det_AP_H_56.json"))
+        assert len(json.loads((tmp_path / "real.json").read_text())) == len(detections)
 
 
 def test_every_shipped_config_loads():
