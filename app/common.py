@@ -4,9 +4,11 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 from PIL import Image
 
 from rlelab.data.keypoints import COCO_KEYPOINTS, COCO_SKELETON
+from rlelab.losses import density_grid
 from rlelab.train import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +28,12 @@ def checkpoints():
 
 @st.cache_resource(show_spinner="loading the model ...")
 def load_model(path):
+    """(model, config, history); an RLE / DLE model also gets ``bar_mu_std``, the std of its learned P_phi."""
     model, cfg, ckpt = load_checkpoint(str(ROOT / path))
+    model.bar_mu_std = None
+    if getattr(model, "flow", None) is not None and cfg.loss in ("rle", "dle"):
+        with torch.no_grad():
+            model.bar_mu_std = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None)[3].numpy()
     return model, cfg, ckpt.get("history", [])
 
 
@@ -57,19 +64,23 @@ def shrink(image):
 
 
 def pose_figure(image, pred, show_sigma=True, sigma_scale=1.0, height=560):
-    """The picture with the skeleton, one ellipse of half-axes sigma (x, y) per joint, numbers on hover."""
+    """The picture with the skeleton, one ellipse per joint, numbers on hover.
+
+    The ellipse's half-axes are the std of the error the model predicts: sigma_hat * std(P_phi) in pixels
+    when the model has a flow (``error_px``), else sigma_hat in pixels.
+    """
     fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
     joints = pred["joints"]
     for a, b in COCO_SKELETON:
         fig.add_trace(go.Scatter(x=joints[[a - 1, b - 1], 0], y=joints[[a - 1, b - 1], 1], mode="lines",
                                  line=dict(color="rgba(255,255,255,0.85)", width=3), hoverinfo="skip", showlegend=False))
-    sigma = pred["sigma_px"] if show_sigma else None
+    sigma = pred.get("error_px", pred["sigma_px"]) if show_sigma else None
     if sigma is not None:
         for (x, y), (sx, sy) in zip(joints, sigma * sigma_scale):
             fig.add_shape(type="circle", x0=x - sx, x1=x + sx, y0=y - sy, y1=y + sy,
                           line=dict(color="rgba(214,39,40,0.9)", width=2), fillcolor="rgba(214,39,40,0.18)")
     conf = pred["confidence"]
-    text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>σ̂ {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
+    text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>error std {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
             + f"<br>c = {c:.3f}" for name, (x, y), (sx, sy), c in
             zip(COCO_KEYPOINTS, joints, sigma if sigma is not None else np.zeros_like(joints), conf)]
     fig.add_trace(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",

@@ -5,7 +5,7 @@ import torch
 
 from common import load_model, model_caption, pick_checkpoint
 from rlelab.densities import LOG_Q
-from rlelab.losses import rle_log_density
+from rlelab.losses import density_grid
 from rlelab.toys import LAWS, FitConfig, fit
 
 COLORS = {"truth": "#222222", "rle": "#d62728", "gaussian": "#1f77b4", "laplace": "#2ca02c", "dle": "#9467bd"}
@@ -103,15 +103,9 @@ def render_pose_density():
     if getattr(model, "flow", None) is None:
         st.info(f"This checkpoint has no flow (loss {cfg.loss if cfg.head == 'regression' else 'heatmap'}): pick an RLE or DLE one.")
         return
-    q = cfg.q if cfg.loss == "rle" else None
+    q = cfg.q if cfg.loss == "rle" else None  # DLE: the flow is the density itself (Eq. 5)
     with torch.no_grad():
-        axis = torch.linspace(-6, 6, 241)
-        grid = torch.cartesian_prod(axis, axis)
-        if q is None:  # DLE: the flow is the density itself (Eq. 5)
-            log_p = model.flow.log_prob(grid)
-        else:
-            log_p = rle_log_density(model.flow, grid, q)
-        p = log_p.exp().reshape(241, 241)
+        axis, p, _, std = density_grid(model.flow, q)
     step = (axis[1] - axis[0]).item()
     left, right = st.columns(2)
     contour = go.Figure(go.Contour(x=axis, y=axis, z=p.T, colorscale="Reds", contours=dict(coloring="heatmap"),
@@ -121,13 +115,19 @@ def render_pose_density():
     left.plotly_chart(contour, width="stretch")
     marginals = go.Figure()
     for dim, name in ((0, "x"), (1, "y")):
-        marginals.add_trace(go.Scatter(x=axis, y=p.sum(1 - dim) * step, name=f"learned, {name}", line=dict(color=COLORS["rle"], width=2, dash="solid" if dim == 0 else "dash")))
-    for name in ("gaussian", "laplace"):
-        marginals.add_trace(go.Scatter(x=axis, y=LOG_Q[name](axis[:, None])[:, 0].exp(), name=f"unit {name}", line=dict(color=COLORS[name])))
+        marginals.add_trace(go.Scatter(x=axis, y=p.sum(1 - dim) * step, name=f"learned, {name}",
+                                       line=dict(color=COLORS["rle"], width=2, dash="solid" if dim == 0 else "dash")))
+    scale = std.mean().item()  # the two families with the learned std: a comparison of shapes, as Fig. 4
+    for name, unit_std in (("gaussian", 1.0), ("laplace", 2 ** 0.5)):
+        b = scale / unit_std
+        marginals.add_trace(go.Scatter(x=axis, y=(LOG_Q[name](axis[:, None] / b)[:, 0]).exp() / b,
+                                       name=f"{name}, same std", line=dict(color=COLORS[name])))
     marginals.update_layout(xaxis_title="bar_mu", yaxis_title="density", height=460, yaxis_type="log" if log_y else "linear",
                             legend=dict(orientation="h", y=1.12))
     if log_y:
-        marginals.update_yaxes(range=[-4, None])
-    right.subheader("Marginals against a unit Gaussian and Laplace")
+        marginals.update_yaxes(range=[-3, None])
+    right.subheader("Marginals against a Gaussian and a Laplace of the same std")
     right.plotly_chart(marginals, width="stretch")
-    st.caption(f"mass on the plotted [-6, 6]^2 square: {(p.sum() * step * step).item():.3f}")
+    st.caption(f"std of P_phi: {std[0]:.4f} (x), {std[1]:.4f} (y). Eq. 8 without log s leaves the scale of bar_mu free: "
+               "the flow shrinks while sigma_hat grows, so compare shapes, not widths; the app's pose page draws "
+               "sigma_hat * std. Grid: the square where the mass is, normalized on it.")

@@ -57,18 +57,26 @@ def run(path, image, box):
         st.error(str(e))
         return None, cfg, history
     pred["seconds"] = time.perf_counter() - start
+    if model.bar_mu_std is not None and pred["sigma_px"] is not None:
+        pred["error_px"] = pred["sigma_px"] * model.bar_mu_std  # mu_g = mu_hat + sigma_hat * bar_mu, bar_mu ~ P_phi
     return pred, cfg, history
+
+
+def model_std(path):
+    return load_model(path)[0].bar_mu_std
 
 
 def render_single():
     st.title("Pose and per-joint sigma")
     st.markdown(
         "The regression model predicts, for each of the 17 joints, a location $\\hat\\mu$ and a scale $\\hat\\sigma$ "
-        "(section 3.3). Each red ellipse has half-axes $\\hat\\sigma_x, \\hat\\sigma_y$: where the model is unsure "
-        "(an occluded wrist, a blurred ankle) it is wide. The confidence of a joint is $c = 1 - \\hat\\sigma$ (Eq. 9).")
+        "(section 3.3); the flow learned the shape $P_\\phi$ of the normalized error $\\bar\\mu$, so the label is "
+        "$\\mu_g = \\hat\\mu + \\hat\\sigma\\,\\bar\\mu$. Each red ellipse has half-axes $\\hat\\sigma \\cdot \\mathrm{std}(P_\\phi)$, the "
+        "predicted error's std: where the model is unsure (an occluded wrist, a blurred ankle) it is wide. "
+        "The confidence of a joint is $c = 1 - \\hat\\sigma$ (Eq. 9).")
     with st.sidebar:
         path = pick_checkpoint("model", "rle", key="pose_model")
-        scale = st.slider("ellipse size (x σ̂)", 0.5, 3.0, 1.0, 0.5, help="1 σ̂ by default; 2 covers about 86% of a 2-D Laplace")
+        scale = st.slider("ellipse size (x std)", 0.5, 3.0, 1.0, 0.5, help="one std of the predicted error by default")
     if path is None:
         return
     image = choose_image("pose")
@@ -92,7 +100,11 @@ def render_single():
     left.plotly_chart(pose_figure(image, pred, has_sigma, scale), width="stretch")
     if has_sigma:
         right.plotly_chart(sigma_figure(pred), width="stretch")
-        right.caption("σ̂ is in units of the crop (the box enlarged by 1.25); hover a joint in the picture for pixels.")
+        std = model_std(path)
+        right.caption("σ̂ is in units of the crop (the box enlarged by 1.25). "
+                      + (f"The flow's P_phi has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s, "
+                         "σ̂ grows while G_phi shrinks (the scale of bar_mu is free), so only their product, the ellipse, "
+                         "is the error in pixels. Hover a joint for its numbers." if std is not None else ""))
     else:
         right.info("This model was trained without σ̂ (L1/L2 ignore it, heatmaps have none): pick an RLE checkpoint to see it.")
 

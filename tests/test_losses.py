@@ -148,3 +148,21 @@ def test_shape_mismatch_is_one_clear_sentence():
         LOSSES["l2"](mu, sigma, target, torch.ones(64, 16))
     with pytest.raises(ValueError, match="needs flow"):
         LOSSES["dle"](mu, sigma, target)
+
+
+def test_density_grid_measures_the_learned_density():
+    from rlelab.flows import RealNVP
+    from rlelab.losses import density_grid
+
+    torch.manual_seed(0)
+    flow = RealNVP(2)
+    with torch.no_grad():
+        axis, p, mean, std = density_grid(flow, q=None)  # DLE: G_phi alone, near a standard normal at init
+        assert (p.sum() * (axis[1] - axis[0]) ** 2).item() == pytest.approx(1.0, abs=1e-4)
+        assert std.tolist() == pytest.approx([1.0, 1.0], abs=0.03) and mean.abs().max() < 0.02
+        _, _, _, std_q = density_grid(flow, q="gaussian")  # N x N normalized: a Gaussian of variance 1/2
+        assert std_q.tolist() == pytest.approx([2 ** -0.5] * 2, abs=0.02)
+        squeezed = lambda x: flow.log_prob(x / 0.05) - 2 * math.log(0.05)  # the density of 0.05 * z, z ~ G_phi
+        flow_like = type("F", (), {"dim": 2, "log_prob": staticmethod(squeezed), "parameters": flow.parameters})
+        _, _, _, std_s = density_grid(flow_like, q=None)
+        assert std_s.tolist() == pytest.approx([0.05, 0.05], rel=0.03)  # the fine pass finds a squeezed density
