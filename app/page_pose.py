@@ -39,12 +39,13 @@ def choose_image(key):
 
 def choose_box(image, key):
     h, w = image.shape[:2]
+    size = f"{w}x{h}"  # a picture of another size starts from its own whole-picture box
     with st.expander("person box (default: the whole picture)"):
         c = st.columns(4)
-        x = c[0].number_input("x", 0, w - 1, 0, key=f"{key}_x")
-        y = c[1].number_input("y", 0, h - 1, 0, key=f"{key}_y")
-        bw = c[2].number_input("width", 1, w, w, key=f"{key}_w")
-        bh = c[3].number_input("height", 1, h, h, key=f"{key}_h")
+        x = c[0].number_input("x", 0, w - 1, 0, key=f"{key}_x_{size}")
+        y = c[1].number_input("y", 0, h - 1, 0, key=f"{key}_y_{size}")
+        bw = c[2].number_input("width", 1, w, w, key=f"{key}_w_{size}")
+        bh = c[3].number_input("height", 1, h, h, key=f"{key}_h_{size}")
     return [x, y, bw, bh]
 
 

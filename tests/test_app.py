@@ -66,8 +66,9 @@ def test_pose_page_on_a_sample_and_an_upload():
     at.radio(key="pose_source").set_value("upload").run()
     at.file_uploader[0].set_value(("me.jpg", SAMPLE.read_bytes(), "image/jpeg")).run()
     assert not at.exception and float(at.metric[0].value) == pytest.approx(c, abs=1e-3)  # same picture, same answer
-    for key, value in (("pose_x", 20), ("pose_w", 100)):  # a person box
-        at.number_input(key=key).set_value(value)
+    box = {n.label: n for n in at.number_input}
+    box["x"].set_value(20)  # a person box
+    box["width"].set_value(100)
     at.run()
     assert not at.exception and float(at.metric[0].value) != pytest.approx(c, abs=1e-6)
 
