@@ -1,22 +1,23 @@
 """The paper's comparison in small: one SynthPose set, one backbone, one CPU budget, seven methods.
 
     python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200
-    python benchmarks/synthpose_table.py --epochs 4 --parallel 2
+    python benchmarks/synthpose_table.py --epochs 20 --parallel 2
 
 Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE (regression) and the SimpleBaseline heatmap model
 from configs/synthpose_res18_rle.yaml with only the loss/head changed, for the first --epochs epochs of its
-schedule, --parallel runs at a time with one thread each (a finished run in OUT/NAME is reused), and prints
-the AP table with the Pearson correlation of the confidence with the OKS. ``--reuse rle=runs/synthpose_res18_rle``
-takes a method's row from a longer run of the same config instead (its evaluation after --epochs epochs,
-which is the same training as long as the learning rate has not yet decayed). Then, as ratios on this machine: the training-step time of RLE vs L1 with
-ResNet-50 at 256x192 (the flow's cost) and the inference latency of regression vs heatmap.
+schedule, --parallel runs at a time with one thread each. A run already in OUT/NAME is reused, and continued
+(--resume) if it is shorter; ``--reuse rle=runs/synthpose_res18_rle`` takes a method's rows from another run
+of the same config (its first --epochs epochs are the same training). Prints the AP table with the Pearson
+correlation of the confidence with the OKS, the AP a perfect model would get (SynthPose's clean joints
+against its noisy labels) and the AP learning curves. Then, as ratios on this machine: the training-step time
+of RLE vs L1 with ResNet-50 at 256x192 (the flow's cost) and the inference latency of regression vs heatmap.
 """
 import argparse
 import dataclasses
+import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import torch
@@ -30,9 +31,16 @@ METHODS = {  # name: config overrides; the paper's expected order is RLE >= heat
 }
 
 
-def finished(out, epochs):
-    path = os.path.join(out, "last.pt")
-    return os.path.exists(path) and torch.load(path, map_location="cpu", weights_only=False)["epoch"] >= epochs
+def done_epochs(run, name, base):
+    """Epochs already trained in RUN/last.pt by the benchmark's training of method NAME (0 if none)."""
+    path = os.path.join(run, "last.pt")
+    if not os.path.exists(path):
+        return 0
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    expected = {**dataclasses.asdict(base), **METHODS[name]}
+    if any(ckpt["config"][k] != expected[k] for k in expected if k not in ("out", "epochs", "eval_every")):
+        raise ValueError(f"{path}: not the benchmark's training of {name}; delete it or choose another --out.")
+    return ckpt["epoch"]
 
 
 def train_all(base, args):
@@ -41,21 +49,23 @@ def train_all(base, args):
         while waiting and len(running) < args.parallel:
             name = waiting.pop(0)
             out = os.path.join(args.out, name)
-            if finished(out, args.epochs):
-                continue
             if name in args.reuse:
                 continue
-            cfg = dataclasses.replace(base, **METHODS[name], out=out, epochs=args.epochs, eval_every=args.epochs)
+            done = done_epochs(out, name, base)
+            if done >= args.epochs:
+                continue
+            cfg = dataclasses.replace(base, **METHODS[name], out=out, epochs=args.epochs)
             os.makedirs(out, exist_ok=True)
             path = os.path.join(out, "bench.yaml")
             with open(path, "w") as f:
                 yaml.safe_dump(dataclasses.asdict(cfg), f)
-            log = open(os.path.join(out, "train.log"), "w")
+            log = open(os.path.join(out, "train.log"), "a")
             code = "import torch, sys; torch.set_num_threads(1); from rlelab.__main__ import main; main(sys.argv[1:])"
-            proc = subprocess.Popen([sys.executable, "-c", code, "train", "--config", path, "--quiet"], stdout=log, stderr=log,
+            resume = ["--resume"] if done else []  # a shorter run of the same config continues where it stopped
+            proc = subprocess.Popen([sys.executable, "-c", code, "train", "--config", path, "--quiet", *resume], stdout=log, stderr=log,
                                     env={**os.environ, "OMP_NUM_THREADS": "1"})
             running.append((name, proc, time.time()))
-            print(f"training {name} ...", flush=True)
+            print(f"training {name} from epoch {done} ...", flush=True)
         for item in list(running):
             name, proc, start = item
             if proc.poll() is not None:
@@ -65,34 +75,55 @@ def train_all(base, args):
         time.sleep(2)
 
 
-def row_at(name, args, base):
-    """(metrics after args.epochs epochs, training seconds) of a method, from its own run or a reused one."""
-    path = os.path.join(args.reuse.get(name, os.path.join(args.out, name)), "last.pt")
-    if not os.path.exists(path):
-        return None, 0
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if name in args.reuse:
-        cfg = ckpt["config"]
-        expected = {**dataclasses.asdict(base), **METHODS[name]}
-        same = all(cfg[k] == expected[k] for k in expected if k not in ("out", "epochs", "eval_every"))
-        if not same or min(cfg["lr_milestones"]) <= args.epochs:
-            raise ValueError(f"{path}: not the same training as the benchmark's for {args.epochs} epochs.")
+def history_of(name, args, base):
+    """A method's evaluated epochs up to --epochs (from its own run or a reused one), or None if unfinished."""
+    run = args.reuse.get(name, os.path.join(args.out, name))
+    if done_epochs(run, name, base) < args.epochs:
+        return None
+    ckpt = torch.load(os.path.join(run, "last.pt"), map_location="cpu", weights_only=False)
     history = [r for r in ckpt["history"] if r["epoch"] <= args.epochs]
-    if not history or history[-1]["epoch"] != args.epochs or "AP" not in history[-1]:
-        return None, 0
-    return history[-1], sum(r["seconds"] for r in history)
+    return history if "AP" in history[-1] else None
 
 
-def table(args, base):
-    rows = ["| method | AP | AP50 | AP75 | APM | APL | Pearson(c, OKS) | train s |", "|---|---|---|---|---|---|---|---|"]
+def tables(args, base):
+    """The AP table after --epochs epochs, and the AP of every evaluated epoch (the learning curves)."""
+    final = ["| method | AP | AP50 | AP75 | APM | APL | Pearson(c, OKS) | train s |", "|---|---|---|---|---|---|---|---|"]
+    curves = {}
     for name in METHODS:
-        last, seconds = row_at(name, args, base)
-        if last is None:
-            rows.append(f"| {name} | missing |")
+        history = history_of(name, args, base)
+        if history is None:
+            final.append(f"| {name} | missing |")
             continue
+        last = history[-1]
         cells = [f"{last.get(k, float('nan')):.3f}" for k in ("AP", "AP50", "AP75", "APM", "APL", "pearson")]
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
-    return "\n".join(rows)
+        final.append(f"| {name} | " + " | ".join(cells) + f" | {sum(r['seconds'] for r in history):.0f} |")
+        curves[name] = {r["epoch"]: r["AP"] for r in history if "AP" in r}
+    epochs = sorted({e for c in curves.values() for e in c})
+    curve = ["| AP after epoch | " + " | ".join(map(str, epochs)) + " |", "|---" * (len(epochs) + 1) + "|"]
+    for name, c in curves.items():
+        curve.append(f"| {name} | " + " | ".join(f"{c[e]:.3f}" if e in c else "" for e in epochs) + " |")
+    return "\n".join(final), "\n".join(curve)
+
+
+def noise_ceiling(base):
+    """AP of SynthPose's clean joints against its noisy labels: what a perfect model would score."""
+    from rlelab.data.coco import coco_paths
+    from rlelab.evaluate import coco_ap
+
+    ann_file, _ = coco_paths(base.data, base.val_split)
+    truth_file = os.path.join(os.path.dirname(ann_file), f"truth_{base.val_split}.json")
+    if not os.path.exists(truth_file):
+        return None
+    with open(truth_file) as f:
+        truth = json.load(f)
+    with open(ann_file) as f:
+        image_of = {a["id"]: a["image_id"] for a in json.load(f)["annotations"]}
+    results = []
+    for a in truth["annotations"]:
+        kp = torch.tensor(a["keypoints"]).view(17, 3)
+        kp[:, 2] = 1
+        results.append({"image_id": image_of[a["id"]], "category_id": 1, "keypoints": kp.flatten().tolist(), "score": 1.0})
+    return coco_ap(ann_file, results)["AP"]
 
 
 def step_time(cfg, steps=3, batch=8):
@@ -154,7 +185,13 @@ def main():
     print(f"\nSynthPose val ({base.data}), {base.backbone} at {base.input_size[0]}x{base.input_size[1]}, "
           f"the first {args.epochs} epochs of {args.config} (lr {base.lr}, batch {base.batch_size}) each, "
           f"flip test {'on' if base.flip_test else 'off'}:\n")
-    print(table(args, base))
+    final, curve = tables(args, base)
+    print(final)
+    ceiling = noise_ceiling(base)
+    if ceiling is not None:
+        print(f"\nThe clean joints score AP {ceiling:.3f} against the noisy labels (the ceiling of any model).")
+    print()
+    print(curve)
     if not args.skip_ratios:
         print()
         print(ratios())
