@@ -184,6 +184,26 @@ def test_overfit_one_batch_loss_falls_and_ap_rises(synth, tmp_path, head):
     assert ap_after > ap_before + 0.2, (ap_before, ap_after)  # measured: 0 -> 0.46 (regression), 0 -> 0.26 (heatmap)
 
 
+def test_under_autocast_the_loss_and_the_flow_run_in_fp32(synth, tmp_path):
+    # The AMP path (fp16 on CUDA) as far as a CPU can check it: bf16 autocast for the network,
+    # while the flow's layers compute in fp32 and the loss comes out in fp32, close to the all-fp32 loss.
+    torch.manual_seed(0)
+    cfg = tiny(synth, tmp_path)
+    ann, images = coco_paths(synth, "train")
+    batch = next(iter(torch.utils.data.DataLoader(TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE)), batch_size=4)))
+    model = build_model("regression", "resnet18", flow=True).eval()
+    seen = []
+    for layer in model.flow.modules():
+        if isinstance(layer, torch.nn.Linear):
+            layer.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    full, _, _ = batch_loss(model, batch, cfg, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(batch["image"])["mu_hat"].dtype == torch.bfloat16  # autocast is really on
+        mixed, _, _ = batch_loss(model, batch, cfg, 1)
+    assert mixed.dtype == torch.float32 and set(seen) == {torch.float32}
+    assert abs(mixed.item() - full.item()) < 0.05 * abs(full.item())
+
+
 def test_resume_reproduces_the_uninterrupted_run(synth, tmp_path):
     straight = train(tiny(synth, tmp_path / "a", epochs=2), progress=False)
     train(tiny(synth, tmp_path / "b", epochs=1), progress=False)
