@@ -63,6 +63,11 @@ def run(path, image, box):
     return pred, cfg, history
 
 
+def has_sigma(cfg):
+    """Only a regression model trained with a scale (Gaussian, Laplace, DLE, RLE) has a meaningful sigma_hat."""
+    return cfg.head == "regression" and cfg.loss not in ("l1", "l2")
+
+
 def model_std(path):
     return load_model(path)[0].bar_mu_std
 
@@ -88,9 +93,9 @@ def render_single():
     if pred is None:
         return
     st.caption(model_caption(cfg, history))
-    has_sigma = cfg.head == "regression" and cfg.loss not in ("l1", "l2")
+    sigma = has_sigma(cfg)
     cols = st.columns(3)
-    if has_sigma:
+    if sigma:
         cols[0].metric("confidence c (Eq. 9)", f"{pred['confidence'].mean():.3f}", help="mean over joints of 1 - σ̂")
         worst = int(np.argmax(pred["sigma_hat"].mean(-1)))
         cols[1].metric("least sure joint", COCO_KEYPOINTS[worst], f"σ̂ {pred['sigma_hat'][worst].mean():.3f}", delta_color="off")
@@ -98,8 +103,8 @@ def render_single():
         cols[0].metric("confidence", "n/a", help=f"a {cfg.loss if cfg.head == 'regression' else 'heatmap'} model has no σ̂")
     cols[2].metric("inference", f"{pred['seconds'] * 1000:.0f} ms", help="crop, network with flip test, map back")
     left, right = st.columns([3, 2])
-    left.plotly_chart(pose_figure(image, pred, has_sigma, scale), width="stretch")
-    if has_sigma:
+    left.plotly_chart(pose_figure(image, pred, sigma, scale), width="stretch")
+    if sigma:
         right.plotly_chart(sigma_figure(pred), width="stretch")
         std = model_std(path)
         right.caption("σ̂ is in units of the crop (the box enlarged by 1.25). "
@@ -129,8 +134,8 @@ def render_compare():
         pred, cfg, history = run(path, image, box)
         if pred is None:
             continue
-        has_sigma = cfg.head == "regression" and cfg.loss not in ("l1", "l2")
+        sigma = has_sigma(cfg)
         col.subheader(cfg.loss.upper() if cfg.head == "regression" else "heatmap")
         col.caption(model_caption(cfg, history))
-        col.metric("confidence c (Eq. 9)", f"{pred['confidence'].mean():.3f}" if has_sigma else "n/a")
-        col.plotly_chart(pose_figure(image, pred, has_sigma, height=480), width="stretch", key=f"cmp_chart_{side}")
+        col.metric("confidence c (Eq. 9)", f"{pred['confidence'].mean():.3f}" if sigma else "n/a")
+        col.plotly_chart(pose_figure(image, pred, sigma, height=480), width="stretch", key=f"cmp_chart_{side}")
