@@ -1,7 +1,10 @@
 """Page "Learned densities": fit a toy world live, or open a pose checkpoint, and see what RLE learned."""
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from plotly.subplots import make_subplots
 
 from common import load_model, model_caption, pick_checkpoint
 from rlelab.densities import LOG_Q
@@ -35,23 +38,28 @@ def render_toy():
     st.title("What does RLE learn?")
     st.markdown(
         "A toy world draws $x \\sim U(-1, 1)$ and a label $y = f(x) + s(x)\\,\\epsilon$ with noise $\\epsilon$ from a "
-        "**known** law. A small network predicts $\\hat\\mu(x), \\hat\\sigma(x)$ and is trained with the loss you pick; "
+        "**known** law (2-D for the correlated law: $y$ has two coordinates whose errors are correlated, the case a "
+        "joint's $x$ and $y$ are in). A small network predicts $\\hat\\mu(x), \\hat\\sigma(x)$ and is trained with the loss you pick; "
         "RLE (Eq. 8) also learns the shape of the noise with a normalizing flow $G_\\phi$. Because the truth is known, "
         "we can score each learned density $\\hat p(y\\mid x)$ by $\\mathrm{KL}(p \\,\\|\\, \\hat p)$."
     )
 
     with st.sidebar:
         st.header("Toy world")
-        law = st.selectbox("noise law", [l for l in LAWS if l != "correlated"], index=LAWS.index("student_t"))
+        law = st.selectbox("noise law", LAWS, index=LAWS.index("student_t"), key="toy_law",
+                           format_func=lambda l: "correlated (2-D)" if l == "correlated" else l,
+                           help="correlated: a 2-D label whose two coordinates' errors are correlated Laplace")
         loss = st.selectbox("loss", ["rle", "dle"], help="RLE: Eq. 8, with Q below. DLE: Eq. 5, the flow alone.")
         q = st.radio("Q of RLE", ["laplace", "gaussian"], horizontal=True)
-        steps = st.slider("training steps", 200, 3000, 1500, step=100)
+        dim = 2 if law == "correlated" else 1  # a 2-D flow is slower to train: fewer steps by default
+        steps = st.slider("training steps", 200, 3000, 1500 if dim == 1 else 600, step=100, key=f"steps_{dim}d")
         seed = st.number_input("seed", 0, 10_000, 0)
         log_y = st.toggle("log-scale density", value=True, help="the tails are where the laws differ")
 
-    config = FitConfig(law=law, dim=1, loss=loss, q=q, steps=steps, seed=int(seed))
+    every = 0 if dim == 1 else max(1, steps // 5)  # in 2-D each KL estimate costs a 400 x 400 grid for s
+    config = FitConfig(law=law, dim=dim, loss=loss, q=q, steps=steps, seed=int(seed), eval_every=every)
     result = train(config, loss.upper())
-    baselines = {name: train(FitConfig(law=law, dim=1, loss=name, steps=steps, seed=int(seed)), name)
+    baselines = {name: train(FitConfig(law=law, dim=dim, loss=name, steps=steps, seed=int(seed), eval_every=every), name)
                  for name in ("gaussian", "laplace")}
     fits = {loss: result, **baselines}
 
@@ -61,21 +69,8 @@ def render_toy():
         col.metric(f"KL(true || {name})", f"{score['kl']:.4f} nats", help="Monte Carlo over 50,000 fresh samples")
 
     x0 = st.slider("input x at which to look at p(y | x)", -1.0, 1.0, 0.5, step=0.05)
-    x = torch.tensor([[x0]])
-    center, scale = result.world.f(x)[0, 0].item(), result.world.s(x)[0, 0].item()
-    ys = torch.linspace(center - 12 * scale, center + 12 * scale, 801)[:, None]
-    xs = x.expand(len(ys), 1)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=ys[:, 0], y=result.world.log_prob(xs, ys).exp(), name="truth",
-                             line=dict(color=COLORS["truth"], width=3, dash="dot")))
-    for name, r in fits.items():
-        fig.add_trace(go.Scatter(x=ys[:, 0], y=r.log_prob(xs, ys).exp(), name=f"{name} (KL {scores[name]['kl']:.3f})",
-                                 line=dict(color=COLORS[name], width=2)))
-    fig.update_layout(xaxis_title="label y", yaxis_title=f"density p(y | x = {x0:.2f})", height=480,
-                      yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=1.1))
-    if log_y:
-        fig.update_yaxes(range=[-4, None])
-    st.plotly_chart(fig, width="stretch")
+    figure = curves if dim == 1 else contours
+    st.plotly_chart(figure(result.world, fits, scores, x0, log_y), width="stretch")
 
     hist = go.Figure()
     for name, r in fits.items():
@@ -85,6 +80,48 @@ def render_toy():
     st.subheader("Learning curves")
     st.plotly_chart(hist, width="stretch")
     st.caption(f"RMSE of mu_hat against f: " + ", ".join(f"{n} {s['rmse']:.4f}" for n, s in scores.items()))
+
+
+def curves(world, fits, scores, x0, log_y):
+    """1-D: the true and the learned p(y | x0) as curves."""
+    x = torch.tensor([[x0]])
+    center, scale = world.f(x)[0, 0].item(), world.s(x)[0, 0].item()
+    ys = torch.linspace(center - 12 * scale, center + 12 * scale, 801)[:, None]
+    xs = x.expand(len(ys), 1)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=ys[:, 0], y=world.log_prob(xs, ys).exp(), name="truth",
+                             line=dict(color=COLORS["truth"], width=3, dash="dot")))
+    for name, r in fits.items():
+        fig.add_trace(go.Scatter(x=ys[:, 0], y=r.log_prob(xs, ys).exp(), name=f"{name} (KL {scores[name]['kl']:.3f})",
+                                 line=dict(color=COLORS[name], width=2)))
+    fig.update_layout(xaxis_title="label y", yaxis_title=f"density p(y | x = {x0:.2f})", height=480,
+                      yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=1.1))
+    if log_y:
+        fig.update_yaxes(range=[-4, None])
+    return fig
+
+
+def contours(world, fits, scores, x0, log_y, n=121):
+    """2-D: the true and the learned p(y | x0) as contour maps on one colour scale (log10 if log_y)."""
+    x = torch.tensor([[x0]])
+    center, scale = world.f(x)[0], world.s(x)[0, 0].item()
+    axes = [center[i].item() + torch.linspace(-5, 5, n) * scale for i in range(2)]
+    ys = torch.cartesian_prod(*axes)  # y1 slow, y2 fast
+    xs = x.expand(len(ys), 1)
+    panels = {"truth": world.log_prob(xs, ys), **{name: r.log_prob(xs, ys) for name, r in fits.items()}}
+    titles = ["truth"] + [f"{name} (KL {scores[name]['kl']:.3f})" for name in fits]
+    fig = make_subplots(1, len(panels), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.02)
+    top = panels["truth"].max()  # all panels share the truth's colour range, 4 decades deep on a log scale
+    lo, hi = ((top / math.log(10) - 4).item(), (top / math.log(10)).item()) if log_y else (0.0, top.exp().item())
+    for i, log_p in enumerate(panels.values(), 1):
+        z = (log_p / math.log(10)).clamp_min(lo) if log_y else log_p.exp()
+        fig.add_trace(go.Contour(x=axes[0], y=axes[1], z=z.reshape(n, n).T, zmin=lo, zmax=hi, colorscale="Reds",
+                                 showscale=i == 1, contours=dict(coloring="heatmap"),
+                                 colorbar=dict(title="log10 p" if log_y else "p")), row=1, col=i)
+        fig.update_xaxes(title_text="y1", row=1, col=i)
+    fig.update_yaxes(title_text=f"y2   (x = {x0:.2f})", row=1, col=1)
+    fig.update_layout(height=380, margin=dict(t=40))
+    return fig
 
 
 def render_pose_density():

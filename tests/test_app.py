@@ -1,5 +1,6 @@
 """The Streamlit app, every page driven headless by streamlit's AppTest."""
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,20 @@ def test_density_page_trains_and_scores():
     at.sidebar.selectbox[0].set_value("bimodal").run()
     assert not at.exception
     assert len(at.metric) == 3
+
+
+def test_density_page_draws_2d_contours_for_the_correlated_law():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["page"] = "densities"
+    at.session_state["toy_law"] = "correlated"  # the first run fits the 2-D world, with few steps
+    at.session_state["steps_2d"] = 200
+    at.run()
+    assert not at.exception and not at.warning
+    assert [m.label for m in at.metric] == ["KL(true || rle)", "KL(true || gaussian)", "KL(true || laplace)"]
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["type"] for t in figure["data"]] == ["contour"] * 4  # truth, RLE, Gaussian, Laplace
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert titles[0] == "truth" and titles[1].startswith("rle (KL ")
 
 
 @needs_checkpoints
