@@ -106,9 +106,9 @@ def tables(args, base):
 
 
 def noise_ceiling(base):
-    """AP of SynthPose's clean joints against its noisy labels: what a perfect model would score."""
+    """AP and mean OKS of SynthPose's clean joints against its noisy labels: what a perfect model would score."""
     from rlelab.data.coco import coco_paths
-    from rlelab.evaluate import coco_ap
+    from rlelab.evaluate import coco_ap, confidence_oks
 
     ann_file, _ = coco_paths(base.data, base.val_split)
     truth_file = os.path.join(os.path.dirname(ann_file), f"truth_{base.val_split}.json")
@@ -122,8 +122,39 @@ def noise_ceiling(base):
     for a in truth["annotations"]:
         kp = torch.tensor(a["keypoints"]).view(17, 3)
         kp[:, 2] = 1
-        results.append({"image_id": image_of[a["id"]], "category_id": 1, "keypoints": kp.flatten().tolist(), "score": 1.0})
-    return coco_ap(ann_file, results)["AP"]
+        results.append({"image_id": image_of[a["id"]], "category_id": 1, "keypoints": kp.flatten().tolist(),
+                        "score": 1.0, "ann_id": a["id"]})
+    return coco_ap(ann_file, results)["AP"], confidence_oks(ann_file, results)["mean_oks"]
+
+
+@torch.no_grad()
+def ranking_table(args, base):
+    """Where each method's AP comes from: how well it places joints (mean OKS) and how well it ranks them.
+
+    AP is a ranking metric, so the instance score matters as much as the joints. Each final model is scored
+    with its own confidence (Eq. 9; L1 / L2 have no trained sigma_hat, so theirs is noise), with one constant
+    score (no ranking) and with the true OKS as its score (the best ranking its joints allow).
+    """
+    from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths
+    from rlelab.evaluate import coco_ap, confidence_oks, oks, predict_dataset
+    from rlelab.train import load_checkpoint
+
+    ann_file, image_dir = coco_paths(base.data, base.val_split)
+    with open(ann_file) as f:
+        gt = {a["id"]: a for a in json.load(f)["annotations"]}
+    dataset = TopDownCOCO(ann_file, image_dir, TopDownConfig(input_size=tuple(base.input_size)))
+    rows = ["| method | mean OKS | AP, own confidence | AP, constant score | AP, true OKS as score |", "|---|---|---|---|---|"]
+    for name in METHODS:
+        run = args.reuse.get(name, os.path.join(args.out, name))
+        if history_of(name, args, base) is None:
+            continue
+        model, cfg, _ = load_checkpoint(os.path.join(run, "last.pt"))
+        results = predict_dataset(model, dataset, cfg.eval_batch_size, flip=cfg.flip_test)
+        constant = [{**r, "score": 1.0} for r in results]
+        oracle = [{**r, "score": oks(r["keypoints"], gt[r["ann_id"]]["keypoints"], gt[r["ann_id"]]["area"])} for r in results]
+        cells = [confidence_oks(ann_file, results)["mean_oks"]] + [coco_ap(ann_file, r)["AP"] for r in (results, constant, oracle)]
+        rows.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+    return "\n".join(rows)
 
 
 def step_time(cfg, steps=3, batch=8):
@@ -189,9 +220,12 @@ def main():
     print(final)
     ceiling = noise_ceiling(base)
     if ceiling is not None:
-        print(f"\nThe clean joints score AP {ceiling:.3f} against the noisy labels (the ceiling of any model).")
+        print(f"\nThe clean joints score AP {ceiling[0]:.3f} (mean OKS {ceiling[1]:.3f}) against the noisy labels: "
+              "the ceiling of any model.")
     print()
     print(curve)
+    print()
+    print(ranking_table(args, base))
     if not args.skip_ratios:
         print()
         print(ratios())
