@@ -28,12 +28,13 @@ def checkpoints():
 
 @st.cache_resource(show_spinner="loading the model ...")
 def load_model(path):
-    """(model, config, history); an RLE / DLE model also gets ``bar_mu_std``, the std of its learned P_phi."""
+    """(model, config, history); a model with a flow also gets ``bar_mu_density``, its learned density as
+    ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE, G_phi alone otherwise."""
     model, cfg, ckpt = load_checkpoint(str(ROOT / path))
-    model.bar_mu_std = None
-    if getattr(model, "flow", None) is not None and cfg.loss in ("rle", "dle"):
+    model.bar_mu_density = None
+    if getattr(model, "flow", None) is not None:
         with torch.no_grad():
-            model.bar_mu_std = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None)[3].numpy()
+            model.bar_mu_density = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None)
     return model, cfg, ckpt.get("history", [])
 
 

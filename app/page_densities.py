@@ -8,7 +8,6 @@ from plotly.subplots import make_subplots
 
 from common import load_model, model_caption, pick_checkpoint
 from rlelab.densities import LOG_Q
-from rlelab.losses import density_grid
 from rlelab.toys import LAWS, FitConfig, fit
 
 COLORS = {"truth": "#222222", "rle": "#d62728", "gaussian": "#1f77b4", "laplace": "#2ca02c", "dle": "#9467bd"}
@@ -137,12 +136,10 @@ def render_pose_density():
         return
     model, cfg, history = load_model(path)
     st.caption(model_caption(cfg, history))
-    if getattr(model, "flow", None) is None:
+    if model.bar_mu_density is None:
         st.info(f"This checkpoint has no flow (loss {cfg.loss if cfg.head == 'regression' else 'heatmap'}): pick an RLE or DLE one.")
         return
-    q = cfg.q if cfg.loss == "rle" else None  # DLE: the flow is the density itself (Eq. 5)
-    with torch.no_grad():
-        axis, p, _, std = density_grid(model.flow, q)
+    axis, p, _, std = model.bar_mu_density  # DLE: the flow is the density itself (Eq. 5)
     step = (axis[1] - axis[0]).item()
     left, right = st.columns(2)
     contour = go.Figure(go.Contour(x=axis, y=axis, z=p.T, colorscale="Reds", contours=dict(coloring="heatmap"),

@@ -58,18 +58,15 @@ def run(path, image, box):
         st.error(str(e))
         return None, cfg, history
     pred["seconds"] = time.perf_counter() - start
-    if model.bar_mu_std is not None and pred["sigma_px"] is not None:
-        pred["error_px"] = pred["sigma_px"] * model.bar_mu_std  # mu_g = mu_hat + sigma_hat * bar_mu, bar_mu ~ P_phi
+    if cfg.loss in ("rle", "dle") and pred["sigma_px"] is not None:  # mu_g = mu_hat + sigma_hat * bar_mu, bar_mu ~ P_phi
+        pred["bar_mu_std"] = model.bar_mu_density[3].numpy()
+        pred["error_px"] = pred["sigma_px"] * pred["bar_mu_std"]
     return pred, cfg, history
 
 
 def has_sigma(cfg):
     """Only a regression model trained with a scale (Gaussian, Laplace, DLE, RLE) has a meaningful sigma_hat."""
     return cfg.head == "regression" and cfg.loss not in ("l1", "l2")
-
-
-def model_std(path):
-    return load_model(path)[0].bar_mu_std
 
 
 def render_single():
@@ -106,7 +103,7 @@ def render_single():
     left.plotly_chart(pose_figure(image, pred, sigma, scale), width="stretch")
     if sigma:
         right.plotly_chart(sigma_figure(pred), width="stretch")
-        std = model_std(path)
+        std = pred.get("bar_mu_std")
         right.caption("σ̂ is in units of the crop (the box enlarged by 1.25). "
                       + (f"The flow's P_phi has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s, "
                          "σ̂ grows while G_phi shrinks (the scale of bar_mu is free), so only their product, the ellipse, "

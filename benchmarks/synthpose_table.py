@@ -31,16 +31,16 @@ METHODS = {  # name: config overrides; the paper's expected order is RLE >= heat
 }
 
 
-def done_epochs(run, name, base):
-    """Epochs already trained in RUN/last.pt by the benchmark's training of method NAME (0 if none)."""
+def load_run(run, name, base):
+    """RUN/last.pt if it is the benchmark's training of method NAME (None if absent); one sentence if it is not."""
     path = os.path.join(run, "last.pt")
     if not os.path.exists(path):
-        return 0
+        return None
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     expected = {**dataclasses.asdict(base), **METHODS[name]}
     if any(ckpt["config"][k] != expected[k] for k in expected if k not in ("out", "epochs", "eval_every")):
         raise ValueError(f"{path}: not the benchmark's training of {name}; delete it or choose another --out.")
-    return ckpt["epoch"]
+    return ckpt
 
 
 def train_all(base, args):
@@ -51,7 +51,8 @@ def train_all(base, args):
             out = os.path.join(args.out, name)
             if name in args.reuse:
                 continue
-            done = done_epochs(out, name, base)
+            ckpt = load_run(out, name, base)
+            done = ckpt["epoch"] if ckpt else 0
             if done >= args.epochs:
                 continue
             cfg = dataclasses.replace(base, **METHODS[name], out=out, epochs=args.epochs)
@@ -77,10 +78,9 @@ def train_all(base, args):
 
 def history_of(name, args, base):
     """A method's evaluated epochs up to --epochs (from its own run or a reused one), or None if unfinished."""
-    run = args.reuse.get(name, os.path.join(args.out, name))
-    if done_epochs(run, name, base) < args.epochs:
+    ckpt = load_run(args.reuse.get(name, os.path.join(args.out, name)), name, base)
+    if ckpt is None or ckpt["epoch"] < args.epochs:
         return None
-    ckpt = torch.load(os.path.join(run, "last.pt"), map_location="cpu", weights_only=False)
     history = [r for r in ckpt["history"] if r["epoch"] <= args.epochs]
     return history if "AP" in history[-1] else None
 
@@ -148,7 +148,10 @@ def ranking_table(args, base):
         run = args.reuse.get(name, os.path.join(args.out, name))
         if history_of(name, args, base) is None:
             continue
-        model, cfg, _ = load_checkpoint(os.path.join(run, "last.pt"))
+        model, cfg, ckpt = load_checkpoint(os.path.join(run, "last.pt"))
+        if ckpt["epoch"] != args.epochs:  # last.pt holds the weights of its last epoch only
+            rows.append(f"| {name} | trained {ckpt['epoch']} epochs: no model of the {args.epochs}-epoch budget to score |")
+            continue
         results = predict_dataset(model, dataset, cfg.eval_batch_size, flip=cfg.flip_test)
         constant = [{**r, "score": 1.0} for r in results]
         oracle = [{**r, "score": oks(r["keypoints"], gt[r["ann_id"]]["keypoints"], gt[r["ann_id"]]["area"])} for r in results]
