@@ -50,14 +50,22 @@ def predict_dataset(model, dataset, batch_size=32, flip=True, workers=0, device=
 
 
 def coco_ap(ann_file, results):
-    """COCO keypoint AP, AP50, AP75, APM, APL (and AR) of ``results`` by pycocotools, as a dict."""
+    """COCO keypoint AP, AP50, AP75, APM, APL (and AR) of ``results`` by pycocotools, as a dict.
+
+    ``ann_file``: a COCO keypoints annotation file, or its content as a dict.
+    """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     if not results:
         return dict.fromkeys(COCO_STATS, 0.0)
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(ann_file)
+        if isinstance(ann_file, dict):
+            gt = COCO()
+            gt.dataset = ann_file
+            gt.createIndex()
+        else:
+            gt = COCO(ann_file)
         dt = gt.loadRes([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results])
         ev = COCOeval(gt, dt, "keypoints")
         ev.params.imgIds = sorted({r["image_id"] for r in results} | set(gt.getImgIds()))

@@ -1,19 +1,55 @@
 """Toy worlds against their closed forms, and the trainer against the paper's claims in small."""
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import distributions as D
 
-from rlelab.toys import LAWS, World, fit, load_fit, noise_law, save_fit
+from rlelab.toys import LAWS, World, fit, keypoint_ap, load_fit, noise_law, save_fit
 
 
-@pytest.mark.parametrize("law", ["gaussian", "laplace", "student_t", "bimodal"])
+@pytest.mark.parametrize("law", ["gaussian", "laplace", "student_t", "bimodal", "skewed_t"])
 def test_1d_noise_laws_integrate_to_one_with_mean_zero(law):
     x = torch.linspace(-400, 400, 800001, dtype=torch.float64)[:, None]
     p = noise_law(law, 1).log_prob(x.float()).double().exp()
     assert torch.trapezoid(p, x[:, 0]).item() == pytest.approx(1.0, abs=2e-3)
     assert torch.trapezoid(p * x[:, 0], x[:, 0]).item() == pytest.approx(0.0, abs=2e-3)
+
+
+def coco_ap_by_hand(oks, score):
+    """COCO's AP for one ground truth per image: rank by score (ties in input order), TP at OKS >= t,
+    precision made monotone, read at 101 recall points, averaged over t = 0.50:0.05:0.95."""
+    order = np.argsort(-score, kind="mergesort")
+    hits = oks[order]
+    n = len(hits)
+    aps = []
+    for t in np.linspace(0.5, 0.95, 10):
+        tp = np.cumsum(hits >= t)
+        precision = np.maximum.accumulate((tp / np.arange(1, n + 1))[::-1])[::-1]
+        idx = np.searchsorted(tp / n, np.linspace(0, 1, 101), side="left")
+        aps.append(np.where(idx < n, precision[np.minimum(idx, n - 1)], 0).mean())
+    return float(np.mean(aps))
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_keypoint_ap_is_cocos_ap_of_a_gaussian_oks_with_tolerance_tau(dim):
+    g = torch.Generator().manual_seed(dim)
+    y = torch.randn(400, dim, generator=g)
+    mu_hat = y + 0.15 * torch.randn(400, dim, generator=g)
+    for score, tau in [(torch.rand(400, generator=g), 0.15), (torch.ones(400), 0.25)]:
+        oks = np.exp(-((y - mu_hat) ** 2).sum(1).numpy() / (2 * tau**2))
+        assert keypoint_ap(y, mu_hat, score, tau)["AP"] == pytest.approx(coco_ap_by_hand(oks, score.numpy()), abs=1e-9)
+    assert keypoint_ap(y, y, torch.rand(400, generator=g))["AP"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one shape"):
+        keypoint_ap(y, mu_hat[:10], torch.ones(400))
+    with pytest.raises(ValueError, match="tau must be positive"):
+        keypoint_ap(y, mu_hat, torch.ones(400), tau=0)
+
+
+def test_learned_sigma_ranks_people_better_than_equal_scores():
+    result = fit(law="skewed_t", loss="laplace", steps=400, n_train=2048)
+    assert result.keypoint_ap(n=1500)["AP"] > result.keypoint_ap(n=1500, ranked=False)["AP"] + 0.05
 
 
 def test_correlated_law_density_and_correlation():
