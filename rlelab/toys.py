@@ -25,20 +25,15 @@ LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "correlated")
 FIT_LOSSES = tuple(LOSSES) + ("oracle",)
 
 
-def _bimodal():
-    """A skewed two-mode mixture with mean 0: 0.7 N(-0.6, 0.45^2) + 0.3 N(1.4, 0.6^2)."""
-    mix = D.Categorical(torch.tensor([0.7, 0.3]))
-    return D.MixtureSameFamily(mix, D.Normal(torch.tensor([-0.6, 1.4]), torch.tensor([0.45, 0.6])))
+def _two_modes(component):
+    """A skewed two-mode mixture with mean 0: 0.7 component(-0.6, 0.45) + 0.3 component(1.4, 0.6).
 
-
-def _skewed_t():
-    """Heavy-tailed and skewed, mean 0: 0.7 t3(-0.6, 0.45) + 0.3 t3(1.4, 0.6).
-
-    Most labels land near the joint, three in ten on a point to one side of it (a confused annotator),
-    both with Student-t tails: the mean, the median and the mode are three different places.
+    Most labels land near the joint, three in ten on a point to one side of it (a confused annotator):
+    the mean, the median and the mode are three different places. ``bimodal`` has Gaussian components,
+    ``skewed_t`` Student-t ones (nu = 3), which make it heavy-tailed too.
     """
     mix = D.Categorical(torch.tensor([0.7, 0.3]))
-    return D.MixtureSameFamily(mix, D.StudentT(3.0, torch.tensor([-0.6, 1.4]), torch.tensor([0.45, 0.6])))
+    return D.MixtureSameFamily(mix, component(torch.tensor([-0.6, 1.4]), torch.tensor([0.45, 0.6])))
 
 
 class CorrelatedLaplace(D.Distribution):
@@ -73,8 +68,8 @@ def noise_law(law, dim):
         "gaussian": lambda: D.Normal(0.0, 1.0),
         "laplace": lambda: D.Laplace(0.0, 1.0),
         "student_t": lambda: D.StudentT(3.0),
-        "bimodal": _bimodal,
-        "skewed_t": _skewed_t,
+        "bimodal": lambda: _two_modes(D.Normal),
+        "skewed_t": lambda: _two_modes(lambda loc, scale: D.StudentT(3.0, loc, scale)),
     }[law]()
     return D.Independent(one.expand((dim,)), 1)
 
@@ -240,7 +235,7 @@ def keypoint_ap(y, mu_hat, score, tau=0.2):
     (n, dim); the person's area is set so that OKS = exp(-|y - mu_hat|^2 / (2 tau^2)): tau is the tolerance
     in label units (COCO's k_i * s). ``score`` (n,) ranks the persons. Returns the dict of ``coco_ap``.
     """
-    from .data.keypoints import OKS_SIGMAS, PERSON_CATEGORY
+    from .data.keypoints import COCO_KEYPOINTS, OKS_SIGMAS, PERSON_CATEGORY
     from .evaluate import coco_ap
 
     y, mu_hat = (torch.as_tensor(t, dtype=torch.float64).reshape(len(t), -1) for t in (y, mu_hat))
@@ -254,7 +249,7 @@ def keypoint_ap(y, mu_hat, score, tau=0.2):
 
     def joint(point, visibility):
         xy = (px * point).tolist() + [0.0] * (2 - len(point))
-        return xy + [visibility] + [0.0] * 48
+        return xy + [visibility] + [0.0] * 3 * (len(COCO_KEYPOINTS) - 1)  # the other joints unlabelled
 
     images, annotations, results = [], [], []
     for i in range(len(y)):
