@@ -38,3 +38,12 @@ def test_ci_runs_the_readme_test_command():
     script = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in script and 'bash -c "$cmd"' in script
     assert subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")]).returncode == 0
+
+
+def test_ci_reruns_the_float_sensitive_checks_under_another_arithmetic():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1" in script and "-m float_sensitive" in script
+    readme = (ROOT / "README.md").read_text()
+    cmd = re.search(r"<!-- test-command -->\s*```bash\n(.*?)```", readme, re.S).group(1).strip()
+    assert cmd.rsplit("&& ", 1)[1].startswith("python -m pytest ")  # what .ci/run reruns: ${cmd##*&& }
+    assert "-m float_sensitive" in readme  # and the README says how to run it that way

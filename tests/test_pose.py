@@ -161,27 +161,46 @@ def test_pearson_of_confidence_and_oks(synth):
 
 # --- training -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("head", ["regression", "heatmap"])
-def test_overfit_one_batch_loss_falls_and_ap_rises(synth, tmp_path, head):
-    torch.manual_seed(0)
+def overfit_one_batch(synth, tmp_path, head, seed, steps=100):
+    """(first loss, last loss, metrics before, metrics after) of ``steps`` Adam steps (lr 1e-3) on the 8 training
+    people. The regression head's lr is annealed to 0 (cosine): at a constant lr its NLL spikes once sigma_hat is
+    small (a step that moves mu_hat by a few sigma_hat costs a lot), and whether the last step lands in a spike
+    would decide the test; the heatmap's MSE is smooth and keeps its lr."""
+    torch.manual_seed(seed)
     cfg = tiny(synth, tmp_path, head=head)
     ann, images = coco_paths(synth, "train")
     data = TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE))
     batch = next(iter(torch.utils.data.DataLoader(data, batch_size=len(data))))
     model = build_model(head, "resnet18", flow=head == "regression")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    ap_before = evaluate(model, data, ann, flip=False)[0]["AP"]
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if head == "regression" else None
+    before = evaluate(model, data, ann, flip=False)[0]
     losses = []
-    for _ in range(100):
+    for _ in range(steps):
         loss, _, _ = batch_loss(model, batch, cfg, 1)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
         losses.append(loss.item())
     model.eval()  # batch statistics of one batch: evaluate the running statistics as a trained model would
-    ap_after = evaluate(model, data, ann, flip=False)[0]["AP"]
-    assert losses[-1] < losses[0] - (1.0 if head == "regression" else 0.5 * losses[0])
-    assert ap_after > ap_before + 0.2, (ap_before, ap_after)  # measured: 0 -> 0.46 (regression), 0 -> 0.26 (heatmap)
+    return losses[0], losses[-1], before, evaluate(model, data, ann, flip=False)[0]
+
+
+@pytest.mark.float_sensitive
+@pytest.mark.parametrize("head", ["regression", "heatmap"])
+def test_overfit_one_batch_loss_falls_and_ap_rises(synth, tmp_path, head):
+    # One run is chaotic: at a constant lr the last bits of the arithmetic (vector unit, threads) moved one seed's
+    # regression AP on these 8 people anywhere from 0 to 0.46. What holds on any machine: in each of three seeds
+    # the loss falls and the mean OKS climbs from chance (untrained: below 0.1) to above 0.35 (a joint at OKS 0.35
+    # lies 1.45 tolerances s k_i from its label); in most seeds the AP (a whole person right) rises by 0.1 or more.
+    # Measured on two arithmetics: mean OKS 0.97-0.99 and AP 0.98-0.99 (regression), 0.60-0.62 and 0.24-0.28 (heatmap).
+    runs = [overfit_one_batch(synth, tmp_path, head, seed) for seed in range(3)]
+    for first, last, before, after in runs:
+        assert last < first - (1.0 if head == "regression" else 0.5 * first), (first, last)
+        assert before["mean_oks"] < 0.1 and after["mean_oks"] > 0.35, (before["mean_oks"], after["mean_oks"])
+    assert sum(after["AP"] > before["AP"] + 0.1 for _, _, before, after in runs) >= 2, [(b["AP"], a["AP"]) for _, _, b, a in runs]
 
 
 def test_under_autocast_the_loss_and_the_flow_run_in_fp32(synth, tmp_path):
@@ -221,10 +240,11 @@ def run_cli(*args, env=None, cwd=ROOT):
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 
+@pytest.mark.float_sensitive
 def test_ddp_two_processes_equal_one_process_on_the_same_global_batch(synth, tmp_path):
     # frozen BN: batch statistics would differ between 2 half batches and 1 whole one (SyncBatchNorm needs GPUs)
     for name in ("one", "two"):
-        cfg = tiny(synth, tmp_path / name, epochs=1, max_steps_per_epoch=3, norm="frozen")
+        cfg = tiny(synth, tmp_path / name, epochs=1, max_steps_per_epoch=1, norm="frozen")
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(vars(cfg)))
     one = run_cli("-m", "rlelab", "train", "--config", str(tmp_path / "one.yaml"), "--quiet")
     assert one.returncode == 0, one.stderr[-2000:]
@@ -233,12 +253,27 @@ def test_ddp_two_processes_equal_one_process_on_the_same_global_batch(synth, tmp
     assert two.returncode == 0, two.stderr[-2000:]
     a = torch.load(tmp_path / "one" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "two" / "last.pt", weights_only=False)
+    # Tolerances from float32 arithmetic (unit roundoff u = 6e-8), not from a run. The two runs sum the same terms
+    # in another order (two half batches, then an all-reduce): a sum of n <= 3072 terms (batch x positions) moves
+    # by about u log2(n) = 1e-6 of its magnitude; 1e-5 leaves 10x for cancellation. A real DDP bug (a gradient
+    # not averaged, a sample seen twice or dropped) is off by 10% or more.
     assert b["history"][0]["loss"] == pytest.approx(a["history"][0]["loss"], rel=1e-5)
-    # Adam divides by sqrt(v): a gradient entry near 0 whose rounding differs (allreduce vs one sum) can move by
-    # up to lr per step; all the others agree to 1e-6 (measured: < 0.6% of the entries of any tensor differ)
-    for k in a["model"]:
-        diff = (a["model"][k].float() - b["model"][k].float()).abs()
-        assert diff.max() <= 3 * 1e-3 + 1e-6 and (diff > 1e-6).float().mean() < 0.01, k
+    lr = a["config"]["lr"]
+    names = [n for n, _ in build_model("regression", "resnet18", flow=True, norm="frozen").named_parameters()]
+    checked = 0
+    for i, name in enumerate(names):
+        if i not in a["optimizer"]["state"]:
+            continue  # no gradient (frozen)
+        # after one Adam step exp_avg = (1 - beta1) g: the all-reduced gradient against the whole batch's
+        ga, gb = a["optimizer"]["state"][i]["exp_avg"], b["optimizer"]["state"][i]["exp_avg"]
+        assert (ga - gb).norm() <= 1e-5 * ga.norm() + 1e-30, (name, ((ga - gb).norm() / ga.norm()).item())
+        # and the step itself: Adam moves each weight by lr g / (|g| + eps), i.e. lr sign(g) where g is well above
+        # its rounding noise (equal to float32 precision there); an entry within the noise may flip: at most 2 lr
+        dw = (a["model"][name] - b["model"][name]).abs()
+        clear = ga.abs() > 1e-4 * ga.abs().max()
+        assert dw[clear].max() <= 1e-6 and dw.max() <= 2 * lr + 1e-6, name
+        checked += 1
+    assert checked > 50
 
 
 def test_train_and_eval_from_the_command_line(synth, tmp_path):

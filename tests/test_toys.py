@@ -47,6 +47,7 @@ def test_keypoint_ap_is_cocos_ap_of_a_gaussian_oks_with_tolerance_tau(dim):
         keypoint_ap(y, mu_hat, torch.ones(400), tau=0)
 
 
+@pytest.mark.float_sensitive
 def test_learned_sigma_ranks_people_better_than_equal_scores():
     result = fit(law="skewed_t", loss="laplace", steps=400, n_train=2048)
     assert result.keypoint_ap(n=1500)["AP"] > result.keypoint_ap(n=1500, ranked=False)["AP"] + 0.05
@@ -80,6 +81,7 @@ def test_bad_world_is_one_clear_sentence():
         fit(loss="huber", steps=1)
 
 
+@pytest.mark.float_sensitive
 def test_oracle_with_true_law_has_near_zero_kl():
     result = fit(law="laplace", loss="oracle", steps=600, n_train=2048)
     assert 0 <= result.evaluate(n=50000)["kl"] < 0.01
@@ -95,6 +97,7 @@ def test_l2_fit_implies_gaussian_with_its_mle_sigma():
     assert torch.allclose(lp, expected, atol=1e-5)
 
 
+@pytest.mark.float_sensitive
 def test_rle_learns_student_t_better_than_gaussian_and_laplace():
     """The paper's Fig. 4 claim in small: the learned density beats both fixed families on a heavy-tailed law."""
     kl = {loss: fit(law="student_t", loss=loss, steps=2000, seed=0).evaluate(n=100000)["kl"]
