@@ -66,7 +66,11 @@ def _eval(args):
     metrics, results = evaluate(model, dataset, ann_file, args.batch_size, not args.no_flip, args.workers, progress=True)
     out = args.results or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "results.json")
     save_results(results, out)
-    rows = [(k, f"{v:.4f}") for k, v in metrics.items()] + [("people", str(len(results))), ("results", out)]
+    if metrics["non_finite"]:
+        print(f"warning: {metrics['non_finite']} of {len(dataset)} predictions are not finite (NaN or inf: a diverged "
+              "model?); they count as missed people and are not in the results file.", file=sys.stderr)
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
+    rows += [("people", str(len(dataset))), ("results", out)]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
 

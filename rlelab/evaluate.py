@@ -22,8 +22,9 @@ def predict_dataset(model, dataset, batch_size=32, flip=True, workers=0, device=
     """Run ``model`` on every box of a TopDownCOCO dataset; returns COCO results (list of dicts) and arrays.
 
     Each result carries image_id, category_id 1, keypoints [x, y, c] * 17 in image pixels and the instance
-    score; ``ann_id`` (the annotation a ground-truth box came from, -1 for detections) and the mean
-    sigma_hat are kept for the confidence analysis.
+    score; ``ann_id`` (the annotation a ground-truth box came from, -1 for detections) is kept for the
+    confidence analysis, and ``finite`` says whether every number of the prediction is finite (a diverged
+    model predicts NaN; ``evaluate`` counts such a prediction as a miss, never as a match).
     """
     from .models import predict
 
@@ -38,25 +39,37 @@ def predict_dataset(model, dataset, batch_size=32, flip=True, workers=0, device=
             conf = out["confidence"].double().cpu().clamp(0, 1)
             for i in range(len(joints)):
                 kps = torch.cat([joints[i], conf[i, :, None]], -1).reshape(-1)
+                score = float(conf[i].mean() * batch["score"][i])
                 results.append({
                     "image_id": int(batch["image_id"][i]), "category_id": 1,
                     "keypoints": [round(float(v), 3) for v in kps],
-                    "score": float(conf[i].mean() * batch["score"][i]),
-                    "ann_id": int(batch["ann_id"][i]),
+                    "score": score, "ann_id": int(batch["ann_id"][i]),
+                    "finite": bool(torch.isfinite(kps).all()) and np.isfinite(score),
                 })
     finally:
         model.train(was_training)
     return results
 
 
+def check_finite(results, what="results"):
+    """Refuse results with a NaN or infinite keypoint or score: pycocotools would take a NaN OKS for a match
+    (NaN < threshold is False), so a diverged model would score AP 1."""
+    for i, r in enumerate(results):
+        if not (np.isfinite(r["keypoints"]).all() and np.isfinite(r["score"])):
+            raise ValueError(f"{what}: result {i} (image {r['image_id']}) has a keypoint or score that is not finite; "
+                             "drop it (a missed person) before scoring.")
+
+
 def coco_ap(ann_file, results):
     """COCO keypoint AP, AP50, AP75, APM, APL (and AR) of ``results`` by pycocotools, as a dict.
 
-    ``ann_file``: a COCO keypoints annotation file, or its content as a dict.
+    ``ann_file``: a COCO keypoints annotation file, or its content as a dict. Every number of ``results`` must
+    be finite (``check_finite``).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
+    check_finite(results)
     if not results:
         return dict.fromkeys(COCO_STATS, 0.0)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -93,8 +106,9 @@ def confidence_oks(ann_file, results):
     """Pearson correlation between each prediction's score and its OKS to its ground truth (Table 4).
 
     A prediction from a ground-truth box is compared with that annotation; one from a detection with the
-    best-matching annotation of its image (OKS 0 if the image has none).
+    best-matching annotation of its image (OKS 0 if the image has none). Every number must be finite.
     """
+    check_finite(results)
     with open(ann_file) as f:
         anns = [a for a in json.load(f)["annotations"] if not a.get("iscrowd", 0) and a.get("num_keypoints", 1) > 0]
     by_id = {a["id"]: a for a in anns}
@@ -117,11 +131,17 @@ def confidence_oks(ann_file, results):
 
 
 def evaluate(model, dataset, ann_file, batch_size=32, flip=True, workers=0, device="cpu", progress=False):
-    """predict_dataset + coco_ap + confidence_oks: one dict of metrics, and the results."""
+    """predict_dataset + coco_ap + confidence_oks: one dict of metrics, and the finite results.
+
+    A prediction with a non-finite number is left out, so its person counts as missed; ``metrics["non_finite"]``
+    says how many were (0 for a healthy model).
+    """
     results = predict_dataset(model, dataset, batch_size, flip, workers, device, progress)
-    metrics = coco_ap(ann_file, results)
-    metrics.update(confidence_oks(ann_file, results))
-    return metrics, results
+    finite = [r for r in results if r["finite"]]
+    metrics = coco_ap(ann_file, finite)
+    metrics.update(confidence_oks(ann_file, finite))
+    metrics["non_finite"] = len(results) - len(finite)
+    return metrics, finite
 
 
 def save_results(results, path):
@@ -131,7 +151,12 @@ def save_results(results, path):
 
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    check_finite(results, path)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results], f)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results], f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

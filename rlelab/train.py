@@ -284,6 +284,12 @@ def train(cfg, resume=False, progress=True):
         row = {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": (sums[0] / sums[1].clamp_min(1e-12)).item(),
                "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2)}
         core = ddp.module if world > 1 else ddp
+        broken = [name for name, t in core.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        if broken:  # the last step's update overflowed: never evaluate or save such weights
+            kept = f"; {last} still holds epoch {epoch}" if epoch else ""
+            raise FloatingPointError(f"epoch {epoch + 1}: {len(broken)} weight tensors are no longer finite (first: "
+                                     f"{broken[0]}) though every loss was; lower lr ({cfg.lr:g}). Nothing of this "
+                                     f"epoch was evaluated or saved{kept}.")
         if val is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
             row.update(_evaluate(core, val, cfg, device, progress))
         history.append(row)
@@ -315,4 +321,7 @@ def _evaluate(model, val, cfg, device, progress):
 
     dataset, ann_file = val
     metrics, _ = evaluate(model, dataset, ann_file, cfg.eval_batch_size, cfg.flip_test, 0, device, progress)
-    return {k: metrics[k] for k in ("AP", "AP50", "AP75", "APM", "APL", "pearson")}
+    if metrics["non_finite"]:
+        print(f"warning: {metrics['non_finite']} of {len(dataset)} validation predictions are not finite; they count "
+              "as missed people.", flush=True)
+    return {k: metrics[k] for k in ("AP", "AP50", "AP75", "APM", "APL", "pearson", "non_finite")}

@@ -131,3 +131,29 @@ def test_bad_input_is_one_clear_sentence(tmp_path):
     assert "empty box" in str(caught[0].message)
     with pytest.raises(ValueError, match="not found"):
         TopDownCOCO(str(tmp_path / "nope.json"), str(tmp_path))
+
+
+def test_non_finite_labels_are_refused_at_load_naming_the_annotation(tmp_path):
+    ann = {"images": [{"id": 1, "file_name": "a.jpg", "height": 10, "width": 10}],
+           "annotations": [{"id": 7, "image_id": 1, "bbox": [0, 0, 5, 5], "keypoints": [1, 1, 2] * 17, "category_id": 1}]}
+    for field, index, value in [("keypoints", 3, float("nan")), ("keypoints", 5, float("inf")), ("bbox", 2, float("nan"))]:
+        broken = json.loads(json.dumps(ann))
+        broken["annotations"][0][field][index] = value  # json writes NaN / Infinity, as numpy-made files do
+        (tmp_path / "nan.json").write_text(json.dumps(broken))
+        with pytest.raises(ValueError, match=r"nan.json: annotation 7 \(image 1\) has a keypoint or box value that is not a finite"):
+            TopDownCOCO(str(tmp_path / "nan.json"), str(tmp_path))
+
+
+@pytest.mark.parametrize("detection, message", [
+    ({"image_id": 1, "category_id": 1, "bbox": [0, 0, float("nan"), 5], "score": 0.9}, r"detection 0 \(image 1\) has bbox"),
+    ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": float("nan")}, r"detection 0 \(image 1\) has bbox"),
+    ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}, "detection 0 has no score"),
+    ({"image_id": 1, "category_id": 1, "bbox": [5, 5, -3, 4], "score": 0.9}, "box of negative size"),
+    ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 5], "score": 0.9}, r"detection 0 \(image 1\) has bbox"),
+])
+def test_bad_detections_are_one_sentence(tmp_path, detection, message):
+    ann = {"images": [{"id": 1, "file_name": "a.jpg", "height": 10, "width": 10}], "annotations": []}
+    (tmp_path / "gt.json").write_text(json.dumps(ann))
+    (tmp_path / "det.json").write_text(json.dumps([detection]))
+    with pytest.raises(ValueError, match=message):
+        TopDownCOCO(str(tmp_path / "gt.json"), str(tmp_path), detections=str(tmp_path / "det.json"))

@@ -159,6 +159,26 @@ def test_pearson_of_confidence_and_oks(synth):
     assert confidence_oks(ann, results)["pearson"] == pytest.approx(-1.0)
 
 
+def diverged(head="regression"):
+    """A model whose every output is NaN, as after a diverged training run."""
+    model = build_model(head, "resnet18", flow=head == "regression")
+    with torch.no_grad():
+        last = model.fc if head == "regression" else model.final
+        last.weight.fill_(float("nan"))
+    return model.eval()
+
+
+def test_a_diverged_model_scores_zero_never_one(synth):
+    ann, images = coco_paths(synth, "val")
+    data = TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE))
+    for head in ("regression", "heatmap"):
+        metrics, results = evaluate(diverged(head), data, ann, flip=False)
+        # pycocotools takes a NaN OKS for a match (NaN < t is False): these used to score AP 1.0
+        assert metrics["AP"] == 0.0 and metrics["non_finite"] == len(data) and results == [], head
+    with pytest.raises(ValueError, match="result 0 .* not finite"):
+        coco_ap(ann, [{"image_id": 1, "category_id": 1, "keypoints": [float("nan")] * 51, "score": 0.5}])
+
+
 # --- training -------------------------------------------------------------------------------------
 
 def overfit_one_batch(synth, tmp_path, head, seed, steps=100):
@@ -274,6 +294,43 @@ def test_ddp_two_processes_equal_one_process_on_the_same_global_batch(synth, tmp
         assert dw[clear].max() <= 1e-6 and dw.max() <= 2 * lr + 1e-6, name
         checked += 1
     assert checked > 50
+
+
+def test_trainer_stops_before_evaluating_or_saving_weights_that_are_not_finite(synth, tmp_path, monkeypatch):
+    # A finite loss whose gradient is NaN (sqrt at 0: the value adds 0, the gradient is inf x 0): the step leaves
+    # NaN weights, which used to be evaluated (AP 1.0) and saved as best.pt
+    import rlelab.train
+
+    real = rlelab.train.batch_loss
+
+    def nan_gradient(model, batch, cfg, world):
+        loss, total, count = real(model, batch, cfg, world)
+        return loss + (0 * model.fc.weight.sum()).sqrt(), total, count
+
+    monkeypatch.setattr(rlelab.train, "batch_loss", nan_gradient)
+    cfg = tiny(synth, tmp_path / "run", epochs=1, max_steps_per_epoch=1, eval_every=1)
+    with pytest.raises(FloatingPointError, match="epoch 1: .* weight tensors are no longer finite"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_eval_of_a_diverged_checkpoint_says_so_and_writes_strict_json(synth, tmp_path):
+    train(tiny(synth, tmp_path / "run", epochs=1, max_steps_per_epoch=1), progress=False)
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    ckpt["model"]["fc.weight"].fill_(float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    done = run_cli("-m", "rlelab", "eval", "--checkpoint", str(tmp_path / "nan.pt"), "--data", synth,
+                   "--results", str(tmp_path / "res.json"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    people = len(json.load(open(coco_paths(synth, "val")[0]))["annotations"])
+    assert f"{people} of {people} predictions are not finite" in done.stderr
+    rows = dict(line.split(None, 1) for line in done.stdout.splitlines() if line.strip())
+    assert rows["AP"] == "0.0000" and rows["non_finite"] == str(people)
+
+    def no_constants(name):
+        raise AssertionError(f"results.json holds {name}, which is not JSON")
+
+    assert json.loads((tmp_path / "res.json").read_text(), parse_constant=no_constants) == []
 
 
 def test_train_and_eval_from_the_command_line(synth, tmp_path):

@@ -101,6 +101,22 @@ def _load_json(path, what):
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); is it a COCO {what}?") from None
 
 
+def _check_detection(det, i, path):
+    """One sentence for a detection that is not a person box with a finite score."""
+    missing = [k for k in ("image_id", "bbox", "score") if not isinstance(det, dict) or k not in det]
+    if missing:
+        raise ValueError(f"{path}: detection {i} has no {', '.join(missing)}; each entry of a COCO results file has "
+                         "image_id, category_id, bbox [x, y, width, height] and score.")
+    box = np.asarray(det["bbox"], dtype=np.float64) if isinstance(det["bbox"], (list, tuple)) else np.zeros(0)
+    if box.shape != (4,) or not np.isfinite(box).all() or not isinstance(det["score"], (int, float)) \
+            or not np.isfinite(det["score"]):
+        raise ValueError(f"{path}: detection {i} (image {det['image_id']}) has bbox {det['bbox']} and score "
+                         f"{det['score']}; both must be finite numbers, the box [x, y, width, height].")
+    if box[2] < 0 or box[3] < 0:
+        raise ValueError(f"{path}: detection {i} (image {det['image_id']}) has a box of negative size {det['bbox']}; "
+                         "COCO boxes are [x, y, width, height].")
+
+
 class TopDownCOCO(torch.utils.data.Dataset):
     """One sample per person box. ``detections``: a COCO results file of person boxes (else ground truth)."""
 
@@ -123,6 +139,10 @@ class TopDownCOCO(torch.utils.data.Dataset):
                 if kp is None or len(kp) != 51:
                     raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {0 if kp is None else len(kp)} "
                                      "keypoint values; COCO person keypoints need 17 x (x, y, v) = 51.")
+                if not (np.isfinite(np.asarray(kp, dtype=np.float64)).all() and len(ann["bbox"]) == 4
+                        and np.isfinite(np.asarray(ann["bbox"], dtype=np.float64)).all()):
+                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} (image {ann.get('image_id')}) has a keypoint "
+                                     "or box value that is not a finite number; fix or remove it.")
                 x, y, w, h = ann["bbox"]
                 if w < 1 or h < 1 or max(kp[2::3]) == 0:
                     if w < 1 or h < 1:
@@ -131,13 +151,21 @@ class TopDownCOCO(torch.utils.data.Dataset):
                 self.samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
                                      "keypoints": np.array(kp, dtype=np.float64).reshape(17, 3)})
         else:
-            for det in _load_json(detections, "detection results file"):
+            dets = _load_json(detections, "detection results file")
+            if not isinstance(dets, list):
+                raise ValueError(f"{detections}: a COCO detection results file is a list of boxes, got {type(dets).__name__}.")
+            tiny = 0
+            for i, det in enumerate(dets):
+                _check_detection(det, i, detections)
                 if det.get("category_id", 1) != 1 or det["score"] < self.cfg.det_score_threshold:
                     continue
                 if det["bbox"][2] < 1 or det["bbox"][3] < 1:
+                    tiny += 1
                     continue
                 self.samples.append({"image_id": det["image_id"], "box": det["bbox"], "score": det["score"],
                                      "ann_id": -1, "keypoints": np.zeros((17, 3))})
+            if tiny:
+                warnings.warn(f"{detections}: {tiny} person boxes narrower or lower than 1 pixel skipped.")
         missing = {s["image_id"] for s in self.samples} - set(self.images)
         if missing:
             raise ValueError(f"{ann_file}: boxes refer to image ids {sorted(missing)[:5]} that are not in 'images'.")
