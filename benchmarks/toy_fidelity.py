@@ -7,12 +7,11 @@ Each cell is the mean over seeds. "rle (no s)" is the paper's pose default (Eq. 
 best fixed family on the heavy-tailed laws, and its RMSE within 5% of the oracle.
 """
 import argparse
-import os
-import tempfile
 import time
 
 from tqdm.auto import tqdm
 
+from rlelab.files import atomic_write
 from rlelab.toys import fit
 
 LAWS = [("gaussian", 1), ("laplace", 1), ("student_t", 1), ("bimodal", 1), ("correlated", 2)]
@@ -51,10 +50,7 @@ def main():
               "", f"Wall time: {time.time() - start:.0f} s on this machine."]
     table = "\n".join(lines) + "\n"
     print(table)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)))
-    with os.fdopen(fd, "w") as f:
-        f.write(table)
-    os.replace(tmp, args.out)
+    atomic_write(args.out, lambda f: f.write(table), binary=False)
 
 
 if __name__ == "__main__":

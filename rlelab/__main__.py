@@ -1,5 +1,6 @@
 """Command line: ``python -m rlelab {toy,synthpose,train,eval,export,complexity} ...`` (``--help`` on each lists its options)."""
 import argparse
+import math
 import sys
 
 
@@ -11,6 +12,9 @@ def _toy(args):
                        batch_size=args.batch_size, lr=args.lr, flow_lr=args.flow_lr, seed=args.seed)
     result = fit(config, progress=True)
     final = result.evaluate(n=args.n_eval)
+    if not all(math.isfinite(v) for v in final.values()):
+        raise FloatingPointError(f"the fit diverged (KL {final['kl']}, RMSE {final['rmse']}); lower --lr "
+                                 f"({args.lr:g}) or --flow-lr ({args.flow_lr:g}). Nothing was saved.")
     rows = [("loss", args.loss), ("law", f"{args.law} ({args.dim}-D)"),
             ("KL(true || learned)", f"{final['kl']:.4f} nats"), ("RMSE of mu_hat", f"{final['rmse']:.5f}")]
     if not args.no_oracle:
@@ -50,7 +54,7 @@ def _train(args):
     from .train import load_config, train
 
     cfg = load_config(args.config, out=args.out, data=args.data, epochs=args.epochs)
-    train(cfg, resume=args.resume, progress=not args.quiet)
+    train(cfg, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
 
 
 def _eval(args):
@@ -106,7 +110,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m rlelab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     toy = sub.add_parser("toy", help="fit a toy world whose noise law is known and score the learned density",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_Defaults)
     toy.add_argument("--law", choices=LAWS, default=d.law, help="law of the label noise eps")
     toy.add_argument("--dim", type=int, choices=(1, 2), default=d.dim, help="dimension of the label y")
     toy.add_argument("--loss", choices=FIT_LOSSES, default=d.loss,
@@ -133,7 +137,7 @@ def build_parser():
 
     c = SynthPoseConfig()
     sp = sub.add_parser("synthpose", help="generate synthetic people in the exact COCO person-keypoints layout",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=_Defaults)
     sp.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     sp.add_argument("--n-train", type=int, default=1000, help="training images")
     sp.add_argument("--n-val", type=int, default=200, help="validation images")
@@ -150,12 +154,13 @@ def build_parser():
     tr.add_argument("--out", help="override the config's output folder")
     tr.add_argument("--data", help="override the config's data folder")
     tr.add_argument("--epochs", type=int, help="override the config's number of epochs")
-    tr.add_argument("--resume", action="store_true", help="continue exactly from OUT/last.pt")
+    tr.add_argument("--resume", action="store_true", help="continue exactly from the newest complete state in OUT")
+    tr.add_argument("--overwrite", action="store_true", help="replace the run already in OUT (else it is refused)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     tr.set_defaults(run=_train)
 
     ev = sub.add_parser("eval", help="COCO AP and confidence-OKS correlation of a checkpoint",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=_Defaults)
     ev.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
     ev.add_argument("--data", help="COCO-layout folder (default: the checkpoint's training data)")
     ev.add_argument("--split", default="val", help="split of --data")
@@ -163,9 +168,10 @@ def build_parser():
     ev.add_argument("--image-dir", help="image folder of --ann-file")
     ev.add_argument("--detections", help="COCO results file of person boxes (default: ground-truth boxes)")
     ev.add_argument("--no-flip", action="store_true", help="no flip test")
-    ev.add_argument("--batch-size", type=int, default=64)
-    ev.add_argument("--workers", type=int, default=0)
-    ev.add_argument("--results", help="where to write the predictions (COCO results JSON)")
+    ev.add_argument("--batch-size", type=int, default=64, help="boxes per forward pass")
+    ev.add_argument("--workers", type=int, default=0, help="data loader processes (0: load in this process)")
+    ev.add_argument("--results", help="where to write the predictions (COCO results JSON; default: results.json "
+                                      "beside the checkpoint)")
     ev.set_defaults(run=_eval)
 
     ex = sub.add_parser("export", help="a small inference checkpoint (fp16 weights, no optimizer) for the app")
@@ -180,12 +186,21 @@ def build_parser():
     return parser
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where it is a value: a None default is chosen at run time, as its help says."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
     except (ValueError, FloatingPointError) as e:
-        sys.exit(f"error: {e}")
+        # an error in a DataLoader worker arrives wrapped in the worker's traceback: its own sentence is the last line
+        message = str(e).strip().splitlines()[-1] if "Original Traceback" in str(e) else str(e)
+        sys.exit(f"error: {message.split(': ', 1)[1] if message.startswith(type(e).__name__ + ': ') else message}")
 
 
 if __name__ == "__main__":

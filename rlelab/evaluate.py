@@ -146,17 +146,8 @@ def evaluate(model, dataset, ann_file, batch_size=32, flip=True, workers=0, devi
 
 def save_results(results, path):
     """COCO results format (what loadRes and the evaluation server read), written atomically."""
-    import os
-    import tempfile
+    from .files import atomic_write
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     check_finite(results, path)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump([{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results], f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    rows = [{k: r[k] for k in ("image_id", "category_id", "keypoints", "score")} for r in results]
+    atomic_write(path, lambda f: json.dump(rows, f, allow_nan=False), binary=False)

@@ -8,8 +8,6 @@ pose, by the AP of mu_hat against fresh labels with sigma_hat ranking them (keyp
 fits the same network by MLE with the true law of eps.
 """
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -18,6 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .densities import LOG_Q, location_scale_nll, location_scale_nll_joint
+from .files import atomic_write
 from .flows import make_flow
 from .losses import FLOW_LOSSES, LOSSES, sigma_hat_from_logits
 
@@ -267,6 +266,9 @@ def check_config(c):
         raise ValueError(f"unknown loss {c.loss!r}; choose one of {', '.join(FIT_LOSSES)}.")
     if c.steps < 1 or c.n_train < 1 or c.batch_size < 1:
         raise ValueError("steps, n_train and batch_size must be at least 1.")
+    for name in ("lr", "flow_lr"):
+        if not 0 < getattr(c, name) <= 1:  # also refuses nan
+            raise ValueError(f"{name} must be in (0, 1], got {getattr(c, name)!r}; Adam diverges far above 1e-2.")
     noise_law(c.law, c.dim)
 
 
@@ -336,15 +338,7 @@ def save_fit(result, path):
         "const_sigma": result.const_sigma,
         "history": result.history,
     }
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_fit(path):

@@ -14,8 +14,9 @@ import dataclasses
 import math
 import os
 import random
-import tempfile
+import shutil
 import time
+import typing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,8 +26,10 @@ import yaml
 from tqdm.auto import tqdm
 
 from .data.coco import TopDownCOCO, TopDownConfig, coco_paths
+from .densities import LOG_Q
+from .files import atomic_write, remove_temp_files
 from .losses import FLOW_LOSSES, LOSSES, RLE_VARIANTS
-from .models import build_model
+from .models import BACKBONES, NORMS, build_model
 from .models.heatmap import HeatmapModel, heatmap_loss
 
 
@@ -88,15 +91,33 @@ def make_config(raw, where="config"):
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are the fields of rlelab.train.TrainConfig.")
     cfg = TrainConfig(**raw)
-    if cfg.head == "regression" and cfg.loss not in LOSSES:
-        raise ValueError(f"{where}: unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}.")
-    if cfg.variant not in RLE_VARIANTS:
-        raise ValueError(f"{where}: unknown variant {cfg.variant!r}; choose one of {', '.join(RLE_VARIANTS)}.")
-    if len(cfg.input_size) != 2 or min(cfg.input_size) < 32:
+    for f in dataclasses.fields(TrainConfig):  # the type of each value: YAML reads `lr: fast` as a string
+        value, allowed = getattr(cfg, f.name), typing.get_args(f.type) or (f.type,)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not any(isinstance(value, t) and (t is bool or not isinstance(value, bool)) or (t is float and number)
+                   for t in allowed):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise ValueError(f"{where}: {f.name} must be {names}, got {value!r}.")
+    choices = {"head": ("regression", "heatmap"), "loss": tuple(LOSSES), "q": tuple(LOG_Q), "variant": RLE_VARIANTS,
+               "backbone": BACKBONES, "norm": NORMS}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"{where}: unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}.")
+    if len(cfg.input_size) != 2 or not all(isinstance(v, int) and v >= 32 for v in cfg.input_size):
         raise ValueError(f"{where}: input_size must be [height, width] of at least 32 pixels, got {cfg.input_size}.")
-    for name in ("epochs", "batch_size", "workers"):
-        if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < (0 if name == "workers" else 1):
-            raise ValueError(f"{where}: {name} must be a positive integer, got {getattr(cfg, name)!r}.")
+    minimum = {"epochs": 1, "batch_size": 1, "workers": 0, "eval_every": 0, "eval_batch_size": 1, "max_steps_per_epoch": 1}
+    for name, least in minimum.items():
+        if getattr(cfg, name) is not None and getattr(cfg, name) < least:
+            raise ValueError(f"{where}: {name} must be an integer of at least {least}, got {getattr(cfg, name)!r}.")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"{where}: lr must be a positive number, got {cfg.lr!r} (the paper's: 1e-3).")
+    if not (math.isfinite(cfg.lr_factor) and 0 < cfg.lr_factor <= 1):
+        raise ValueError(f"{where}: lr_factor must be in (0, 1], got {cfg.lr_factor!r} (the paper's: 0.1).")
+    if not (math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0):
+        raise ValueError(f"{where}: weight_decay must be a number >= 0, got {cfg.weight_decay!r}.")
+    if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.lr_milestones) \
+            or cfg.lr_milestones != sorted(cfg.lr_milestones):
+        raise ValueError(f"{where}: lr_milestones must be increasing epoch numbers, e.g. [170, 200]; got {cfg.lr_milestones!r}.")
     return cfg
 
 
@@ -105,8 +126,8 @@ def model_from_config(cfg):
                        flow=cfg.head == "regression" and cfg.loss in FLOW_LOSSES)
 
 
-def load_checkpoint(path, device="cpu"):
-    """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train``."""
+def read_checkpoint(path, device="cpu"):
+    """The dict of a file written by ``rlelab train`` (or ``export``); one sentence for anything else."""
     try:
         ckpt = torch.load(path, map_location=device, weights_only=False)
     except FileNotFoundError:
@@ -115,6 +136,12 @@ def load_checkpoint(path, device="cpu"):
         raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}).") from None
     if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
         raise ValueError(f"{path}: not a checkpoint written by `python -m rlelab train` (no config/model).")
+    return ckpt
+
+
+def load_checkpoint(path, device="cpu"):
+    """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train``."""
+    ckpt = read_checkpoint(path, device)
     cfg = make_config(ckpt["config"], where=path)
     model = model_from_config(dataclasses.replace(cfg, pretrained=None))
     model.load_state_dict(ckpt["model"])
@@ -123,36 +150,24 @@ def load_checkpoint(path, device="cpu"):
 
 def export_checkpoint(src, dst):
     """A small inference checkpoint: config, history and fp16 weights, no optimizer state (about 1/6 the size)."""
-    ckpt = torch.load(src, map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{src}: not a checkpoint written by `python -m rlelab train` (no config/model).")
+    ckpt = read_checkpoint(src)
     weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
     atomic_save({"config": ckpt["config"], "model": weights, "history": ckpt["history"], "epoch": ckpt["epoch"]}, dst)
 
 
 def atomic_save(obj, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def write_csv(history, path):
     columns = sorted({k for row in history for k in row}, key=lambda k: (k not in ("epoch", "step"), k))
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".csv.tmp")
-    with os.fdopen(fd, "w", newline="") as f:
+
+    def write(f):
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, path)
+
+    atomic_write(path, write, binary=False)
 
 
 def _seed_everything(seed):
@@ -199,9 +214,80 @@ def batch_loss(model, batch, cfg, world):
     return total * world / global_count.clamp_min(1e-12), total.detach(), count
 
 
-def train(cfg, resume=False, progress=True):
-    """Train per ``cfg``; returns the history (one dict per epoch). Rank 0 writes and evaluates."""
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "config.yaml", "tensorboard")
+# what a resumed run must share with the checkpoint: the model, its loss and its input
+SAME_ON_RESUME = ("head", "backbone", "norm", "loss", "q", "variant", "with_log_s", "input_size")
+
+
+def claim_run_folder(out, resume=False, overwrite=False):
+    """Make ``out`` this run's own: a lock (a second trainer on it refuses), temp files of a killed run removed,
+    and a finished or started run never overwritten unless ``overwrite``. Returns the open lock file."""
+    os.makedirs(out, exist_ok=True)
+    lock = open(os.path.join(out, ".lock"), "a")
+    try:
+        import fcntl
+
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:
+        pass  # no fcntl (Windows): no lock
+    except OSError:
+        lock.close()
+        raise ValueError(f"{out}: another trainer is writing to this folder; wait for it or choose another --out.") from None
+    if remove_temp_files(out):
+        print(f"{out}: removed the temp files of an interrupted save.", flush=True)
+    used = [name for name in RUN_FILES[:3] if os.path.exists(os.path.join(out, name))]
+    if used and not resume:
+        if not overwrite:
+            lock.close()
+            raise ValueError(f"{out}: holds a run already ({', '.join(used)}); continue it with --resume, replace it "
+                             "with --overwrite, or choose another --out.")
+        for name in RUN_FILES:
+            path = os.path.join(out, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    return lock
+
+
+def resume_state(cfg, device="cpu"):
+    """The newest complete state saved in ``cfg.out``: last.pt or, if a kill came between the two saves of an
+    epoch, best.pt; an unreadable file is skipped with a word. Refuses a config whose model or loss changed."""
+    found = []
+    for name in ("last.pt", "best.pt"):
+        path = os.path.join(cfg.out, name)
+        if not os.path.exists(path):
+            continue
+        try:
+            ckpt = torch.load(path, map_location=device, weights_only=False)
+            found.append((ckpt["epoch"], name, ckpt["config"], ckpt))
+        except Exception as e:
+            print(f"warning: {path} is not a complete checkpoint ({type(e).__name__}); skipped.", flush=True)
+    if not found:
+        raise ValueError(f"{cfg.out}: no readable last.pt or best.pt to resume from; train without --resume "
+                         "(with --overwrite to replace what is there).")
+    _, name, saved, ckpt = max(found, key=lambda f: f[0])
+    changed = [k for k in SAME_ON_RESUME if saved.get(k) != getattr(cfg, k)]
+    if changed:
+        raise ValueError(f"{os.path.join(cfg.out, name)} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
+                         + "; the config now says " + ", ".join(f"{k}={getattr(cfg, k)!r}" for k in changed)
+                         + ". Resume with the same model and loss, or train into another --out.")
+    return ckpt
+
+
+def train(cfg, resume=False, progress=True, overwrite=False):
+    """Train per ``cfg``; returns the history (one dict per epoch). Rank 0 owns the run folder, writes and
+    evaluates. ``resume`` continues from the newest complete state; ``overwrite`` replaces a previous run."""
     rank, world, device = _distributed()
+    lock = claim_run_folder(cfg.out, resume, overwrite) if rank == 0 else None
+    try:
+        return _train(cfg, resume, progress, rank, world, device)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _train(cfg, resume, progress, rank, world, device):
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is global and must divide among {world} processes.")
     _seed_everything(cfg.seed)
@@ -209,6 +295,8 @@ def train(cfg, resume=False, progress=True):
     data_cfg = TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment)
     dataset = TopDownCOCO(ann_file, image_dir, data_cfg, seed=cfg.seed)
     per_rank = cfg.batch_size // world
+    if len(dataset) == 0:
+        raise ValueError(f"{ann_file}: no person box with a labelled joint; nothing to train on.")
     if len(dataset) < cfg.batch_size:
         raise ValueError(f"{ann_file}: {len(dataset)} person boxes, fewer than one batch of {cfg.batch_size}; lower batch_size.")
     sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
@@ -223,15 +311,16 @@ def train(cfg, resume=False, progress=True):
     history, start_epoch, best_ap = [], 0, -1.0
     last = os.path.join(cfg.out, "last.pt")
     if resume:
-        if not os.path.exists(last):
-            raise ValueError(f"{last}: nothing to resume from; train without --resume first.")
-        ckpt = torch.load(last, map_location=device, weights_only=False)
+        ckpt = resume_state(cfg, device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
         history, start_epoch, best_ap = ckpt["history"], ckpt["epoch"], ckpt["best_ap"]
         torch.set_rng_state(ckpt["rng"])
+        if start_epoch >= cfg.epochs and rank == 0:
+            print(f"{cfg.out}: all {cfg.epochs} epochs are trained already (the checkpoint holds epoch {start_epoch}); "
+                  "raise epochs to train on.", flush=True)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     writer = None
@@ -250,6 +339,10 @@ def train(cfg, resume=False, progress=True):
     if rank == 0 and cfg.eval_every:
         val_ann, val_images = coco_paths(cfg.data, cfg.val_split)
         val = (TopDownCOCO(val_ann, val_images, TopDownConfig(input_size=tuple(cfg.input_size)), detections=cfg.val_detections), val_ann)
+        shared = sorted(i for i, im in val[0].images.items() if dataset.images.get(i, {}).get("file_name") == im["file_name"])
+        if shared:
+            raise ValueError(f"{val_ann}: {len(shared)} images (ids {shared[:5]}) are in the training split too; the "
+                             "validation AP would be measured on pictures the model trained on.")
 
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
@@ -280,9 +373,14 @@ def train(cfg, resume=False, progress=True):
         bar.close()
         if world > 1:
             dist.all_reduce(sums)
+        if sums[1] == 0:
+            raise ValueError(f"epoch {epoch + 1}: not one labelled joint fell inside its crop in {steps} steps, so the "
+                             f"loss is 0 and nothing is learned; check that the keypoints of {ann_file} are image "
+                             "pixels inside their boxes.")
+        lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
         scheduler.step()
         row = {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": (sums[0] / sums[1].clamp_min(1e-12)).item(),
-               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - start, 2)}
+               "lr": lr, "seconds": round(time.time() - start, 2)}
         core = ddp.module if world > 1 else ddp
         broken = [name for name, t in core.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
         if broken:  # the last step's update overflowed: never evaluate or save such weights

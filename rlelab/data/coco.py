@@ -10,6 +10,7 @@ import json
 import math
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +170,15 @@ class TopDownCOCO(torch.utils.data.Dataset):
         missing = {s["image_id"] for s in self.samples} - set(self.images)
         if missing:
             raise ValueError(f"{ann_file}: boxes refer to image ids {sorted(missing)[:5]} that are not in 'images'.")
+        twice = sorted((i for i, n in Counter(a.get("id") for a in coco["annotations"]).items() if n > 1), key=str)
+        if twice:
+            twice = twice[:5]
+            raise ValueError(f"{ann_file}: annotation ids {twice} are used more than once; each annotation needs its own id.")
+        absent = [i for i in sorted({s["image_id"] for s in self.samples})
+                  if not os.path.isfile(os.path.join(image_dir, self.images[i]["file_name"]))]
+        if absent:
+            raise ValueError(f"{os.path.join(image_dir, self.images[absent[0]]['file_name'])}: cannot read image "
+                             f"{absent[0]} (no such file); {len(absent)} images of {ann_file} are missing: check the image folder.")
 
     def __len__(self):
         return len(self.samples)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..files import atomic_write
 from .keypoints import OKS_SIGMAS, PERSON_CATEGORY
 
 NOISE_LAWS = ("gaussian", "laplace", "student_t")
@@ -223,10 +224,7 @@ def _noise_scale_px(person, cfg):
 
 
 def _write_json(path, obj):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: json.dump(obj, f), binary=False)
 
 
 def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False):
