@@ -390,6 +390,13 @@ def _train(cfg, resume, progress, rank, world, device):
                                      f"epoch was evaluated or saved{kept}.")
         if val is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
             row.update(_evaluate(core, val, cfg, device, progress))
+            if row["non_finite"] == len(val[0]):  # finite weights whose every output overflows: diverged as well
+                raise FloatingPointError(f"epoch {epoch + 1}: every one of the {len(val[0])} validation predictions is "
+                                         f"NaN or infinite though the weights are finite; lower lr ({cfg.lr:g}). "
+                                         "Nothing of this epoch was saved.")
+            if row["non_finite"]:
+                print(f"warning: epoch {epoch + 1}: {row['non_finite']} of {len(val[0])} validation predictions are not "
+                      "finite; they count as missed people.", flush=True)
         history.append(row)
         if rank == 0:
             state = {"config": dataclasses.asdict(cfg), "model": core.state_dict(), "optimizer": optimizer.state_dict(),
@@ -419,7 +426,4 @@ def _evaluate(model, val, cfg, device, progress):
 
     dataset, ann_file = val
     metrics, _ = evaluate(model, dataset, ann_file, cfg.eval_batch_size, cfg.flip_test, 0, device, progress)
-    if metrics["non_finite"]:
-        print(f"warning: {metrics['non_finite']} of {len(dataset)} validation predictions are not finite; they count "
-              "as missed people.", flush=True)
     return {k: metrics[k] for k in ("AP", "AP50", "AP75", "APM", "APL", "pearson", "non_finite")}

@@ -13,7 +13,7 @@ import yaml
 from rlelab.data.coco import TopDownCOCO, TopDownConfig, affine_matrix, apply_affine, coco_paths, gaussian_heatmaps
 from rlelab.data.keypoints import FLIP_PAIRS
 from rlelab.data.synthpose import generate
-from rlelab.evaluate import coco_ap, confidence_oks, evaluate, oks, predict_dataset
+from rlelab.evaluate import coco_ap, confidence_oks, evaluate, oks
 from rlelab.models import build_model, complexity, unflip
 from rlelab.models.heatmap import decode_heatmaps
 from rlelab.train import batch_loss, load_checkpoint, load_config, make_config, train
@@ -312,6 +312,12 @@ def test_trainer_stops_before_evaluating_or_saving_weights_that_are_not_finite(s
     with pytest.raises(FloatingPointError, match="epoch 1: .* weight tensors are no longer finite"):
         train(cfg, progress=False)
     assert not (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "run" / "best.pt").exists()
+    # lr 1e6: one step leaves huge but finite weights whose every prediction overflows to NaN
+    monkeypatch.setattr(rlelab.train, "batch_loss", real)
+    cfg = tiny(synth, tmp_path / "run2", epochs=1, max_steps_per_epoch=1, eval_every=1, lr=1e6)
+    with pytest.raises(FloatingPointError, match="epoch 1: every one of the .* validation predictions is NaN or infinite"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "run2" / "last.pt").exists() and not (tmp_path / "run2" / "best.pt").exists()
 
 
 def test_eval_of_a_diverged_checkpoint_says_so_and_writes_strict_json(synth, tmp_path):
