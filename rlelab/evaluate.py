@@ -44,7 +44,7 @@ def predict_dataset(model, dataset, batch_size=32, flip=True, workers=0, device=
                     "image_id": int(batch["image_id"][i]), "category_id": 1,
                     "keypoints": [round(float(v), 3) for v in kps],
                     "score": score, "ann_id": int(batch["ann_id"][i]),
-                    "finite": bool(torch.isfinite(kps).all()) and np.isfinite(score),
+                    "finite": bool(torch.isfinite(kps).all() and np.isfinite(score)),
                 })
     finally:
         model.train(was_training)
