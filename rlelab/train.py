@@ -259,10 +259,13 @@ def resume_state(cfg, device="cpu"):
         if not os.path.exists(path):
             continue
         try:
-            ckpt = torch.load(path, map_location=device, weights_only=False)
-            found.append((ckpt["epoch"], name, ckpt["config"], ckpt))
-        except Exception as e:
-            print(f"warning: {path} is not a complete checkpoint ({type(e).__name__}); skipped.", flush=True)
+            ckpt = read_checkpoint(path, device)
+            if "optimizer" not in ckpt or "epoch" not in ckpt:
+                raise ValueError(f"{path}: no optimizer state or epoch (an exported checkpoint?).")
+        except ValueError as e:
+            print(f"warning: {e} Skipped.", flush=True)
+            continue
+        found.append((ckpt["epoch"], name, ckpt["config"], ckpt))
     if not found:
         raise ValueError(f"{cfg.out}: no readable last.pt or best.pt to resume from; train without --resume "
                          "(with --overwrite to replace what is there).")
