@@ -34,7 +34,7 @@ def load_model(path):
     model.bar_mu_density = None
     if getattr(model, "flow", None) is not None:
         with torch.no_grad():
-            model.bar_mu_density = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None)
+            model.bar_mu_density = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None, standardize=cfg.standardize)
     return model, cfg, ckpt.get("history", [])
 
 

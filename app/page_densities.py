@@ -162,6 +162,8 @@ def render_pose_density():
         marginals.update_yaxes(range=[-3, None])
     right.subheader("Marginals against a Gaussian and a Laplace of the same std")
     right.plotly_chart(marginals, width="stretch")
-    st.caption(f"std of P_phi: {std[0]:.4f} (x), {std[1]:.4f} (y). Eq. 8 without log s leaves the scale of bar_mu free: "
+    st.caption("Standardized RLE: P_phi moved and scaled to mean 0 and std 1, so sigma_hat is the error's std; compare "
+               "shapes. Grid: [-6, 6]^2." if cfg.standardize else
+               f"std of P_phi: {std[0]:.4f} (x), {std[1]:.4f} (y). Eq. 8 without log s leaves the scale of bar_mu free: "
                "the flow shrinks while sigma_hat grows, so compare shapes, not widths; the app's pose page draws "
                "sigma_hat * std. Grid: the square where the mass is, normalized on it.")

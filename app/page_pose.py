@@ -105,7 +105,9 @@ def render_single():
         right.plotly_chart(sigma_figure(pred), width="stretch")
         std = pred.get("bar_mu_std")
         right.caption("σ̂ is in units of the crop (the box enlarged by 1.25). "
-                      + (f"The flow's P_phi has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s, "
+                      + ("Trained with the standardized RLE, σ̂ is the std of the predicted error itself, the ellipse. "
+                         "Hover a joint for its numbers." if cfg.standardize else
+                         f"The flow's P_phi has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s, "
                          "σ̂ grows while G_phi shrinks (the scale of bar_mu is free), so only their product, the ellipse, "
                          "is the error in pixels. Hover a joint for its numbers." if std is not None else ""))
     else:

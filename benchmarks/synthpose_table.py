@@ -3,9 +3,9 @@
     python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200
     python benchmarks/synthpose_table.py --epochs 20 --parallel 2
 
-Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE (regression) and the SimpleBaseline heatmap model
-from configs/synthpose_res18_rle.yaml with only the loss/head changed, for the first --epochs epochs of its
-schedule, --parallel runs at a time with one thread each. A run already in OUT/NAME is reused, and continued
+Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE, RLE standardized (regression) and the SimpleBaseline
+heatmap model (or the --methods given) from configs/synthpose_res18_rle.yaml with only the loss/head changed,
+for the first --epochs epochs of its schedule, --parallel runs at a time with one thread each. A run already in OUT/NAME is reused, and continued
 (--resume) if it is shorter; ``--reuse rle=runs/synthpose_res18_rle`` takes a method's rows from another run
 of the same config (its first --epochs epochs are the same training). Prints the AP table with the Pearson
 correlation of the confidence with the OKS, the AP a perfect model would get (SynthPose's clean joints
@@ -27,7 +27,8 @@ from rlelab.train import batch_loss, load_config, model_from_config, make_config
 
 METHODS = {  # name: config overrides; the paper's expected order is RLE >= heatmap > laplace > l1 > l2, RLE > DLE
     "l2": {"loss": "l2"}, "l1": {"loss": "l1"}, "gaussian": {"loss": "gaussian"}, "laplace": {"loss": "laplace"},
-    "dle": {"loss": "dle"}, "rle": {"loss": "rle"}, "heatmap": {"head": "heatmap"},
+    "dle": {"loss": "dle"}, "rle": {"loss": "rle"}, "rle_std": {"loss": "rle", "standardize": True},
+    "heatmap": {"head": "heatmap"},
 }
 
 
@@ -44,7 +45,7 @@ def load_run(run, name, base):
 
 
 def train_all(base, args):
-    waiting, running = list(METHODS), []
+    waiting, running = list(args.methods), []
     while waiting or running:
         while waiting and len(running) < args.parallel:
             name = waiting.pop(0)
@@ -89,7 +90,7 @@ def tables(args, base):
     """The AP table after --epochs epochs, and the AP of every evaluated epoch (the learning curves)."""
     final = ["| method | AP | AP50 | AP75 | APM | APL | Pearson(c, OKS) |", "|---|---|---|---|---|---|---|"]
     curves = {}
-    for name in METHODS:
+    for name in args.methods:
         history = history_of(name, args, base)
         if history is None:
             final.append(f"| {name} | missing |")
@@ -144,7 +145,7 @@ def ranking_table(args, base):
         gt = {a["id"]: a for a in json.load(f)["annotations"]}
     dataset = TopDownCOCO(ann_file, image_dir, TopDownConfig(input_size=tuple(base.input_size)))
     rows = ["| method | mean OKS | AP, own confidence | AP, constant score | AP, true OKS as score |", "|---|---|---|---|---|"]
-    for name in METHODS:
+    for name in args.methods:
         run = args.reuse.get(name, os.path.join(args.out, name))
         if history_of(name, args, base) is None:
             continue
@@ -211,10 +212,12 @@ def main():
     parser.add_argument("--out", default="runs/synthpose_table")
     parser.add_argument("--reuse", nargs="*", default=[], metavar="NAME=RUN",
                         help="take NAME's row from an existing run folder of the same config")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="a subset")
+    parser.add_argument("--data", help="override the config's data folder")
     parser.add_argument("--skip-ratios", action="store_true")
     args = parser.parse_args()
     args.reuse = dict(item.split("=", 1) for item in args.reuse)
-    base = load_config(args.config)
+    base = load_config(args.config, data=args.data)
     train_all(base, args)
     print(f"\nSynthPose val ({base.data}), {base.backbone} at {base.input_size[0]}x{base.input_size[1]}, "
           f"the first {args.epochs} epochs of {args.config} (lr {base.lr}, batch {base.batch_size}) each, "

@@ -8,7 +8,7 @@ def _toy(args):
     from .toys import FitConfig, fit, save_fit
 
     config = FitConfig(law=args.law, dim=args.dim, loss=args.loss, q=args.q, variant=args.variant,
-                       with_log_s=args.log_s, steps=args.steps, n_train=args.n_train,
+                       with_log_s=args.log_s, standardize=args.standardize, steps=args.steps, n_train=args.n_train,
                        batch_size=args.batch_size, lr=args.lr, flow_lr=args.flow_lr, seed=args.seed)
     result = fit(config, progress=True)
     final = result.evaluate(n=args.n_eval)
@@ -66,7 +66,7 @@ def _eval(args):
 
     model, cfg, _ = load_checkpoint(args.checkpoint)
     ann_file, image_dir = (args.ann_file, args.image_dir) if args.ann_file else coco_paths(args.data or cfg.data, args.split)
-    dataset = TopDownCOCO(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size)), detections=args.detections)
+    dataset = TopDownCOCO(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False), detections=args.detections)
     metrics, results = evaluate(model, dataset, ann_file, args.batch_size, not args.no_flip, args.workers, progress=True)
     out = args.results or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "results.json")
     save_results(results, out)
@@ -122,6 +122,9 @@ def build_parser():
     toy.add_argument("--log-s", action=argparse.BooleanOptionalAction, default=None,
                      help="RLE's log s term (Appendix E); default: on in 1-D (the learned density is "
                           "normalized and its scale pinned), off in 2-D as in the paper")
+    toy.add_argument("--standardize", action="store_true",
+                     help="RLE with bar_mu standardized to mean 0 and std 1 (sigma_hat is the error's std; Eq. 8 variant "
+                          "paper only)")
     toy.add_argument("--steps", type=int, default=d.steps, help="optimizer steps")
     toy.add_argument("--n-train", type=int, default=d.n_train, help="size of the fixed training set")
     toy.add_argument("--batch-size", type=int, default=d.batch_size, help="minibatch size")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .data.coco import IMAGENET_MEAN, IMAGENET_STD, affine_matrix, box_to_center_scale, invert_affine, to_image_coordinates, warp
+from .data.coco import affine_matrix, box_to_center_scale, invert_affine, normalize_images, to_image_coordinates, warp
 from .models import predict
 
 MAX_PIXELS = 50_000_000  # 50 megapixels: a phone photo is 12-48
@@ -81,7 +81,7 @@ def predict_image(model, image, input_size, box=None, flip=True):
     m = affine_matrix(center, size, 0.0, input_size)
     tensor = torch.tensor(np.asarray(image)).permute(2, 0, 1).float() / 255
     crop = warp(tensor, m, input_size)
-    out = predict(model, ((crop - IMAGENET_MEAN) / IMAGENET_STD)[None], flip=flip)
+    out = predict(model, normalize_images(crop)[None], flip=flip)
     joints = to_image_coordinates(out["joints"][0].double(), torch.as_tensor(invert_affine(m)), input_size)
     sigma = None if out["sigma_hat"] is None else out["sigma_hat"][0].double() * torch.as_tensor(size)
     return {"joints": joints.numpy(), "sigma_px": None if sigma is None else sigma.numpy(),

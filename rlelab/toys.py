@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .densities import LOG_Q, location_scale_nll, location_scale_nll_joint
 from .files import atomic_write
 from .flows import make_flow
-from .losses import FLOW_LOSSES, LOSSES, sigma_hat_from_logits
+from .losses import FLOW_LOSSES, LOSSES, p_phi_moments, sigma_hat_from_logits
 
 LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "correlated")
 FIT_LOSSES = tuple(LOSSES) + ("oracle",)
@@ -125,6 +125,7 @@ class FitConfig:
     q: str = "laplace"
     variant: str = "paper"
     with_log_s: bool | None = None  # None: on in 1-D, off in 2-D (see the note in fit())
+    standardize: bool = False  # RLE with bar_mu standardized (rle_loss): sigma_hat is the std of the error
     steps: int = 2000
     n_train: int = 4096
     batch_size: int = 512
@@ -150,7 +151,7 @@ class Fit:
             return location_scale_nll_joint(self.world.noise.log_prob, mu_hat, sigma_hat, y).mean()
         opts = {"flow": self.flow} if c.loss in FLOW_LOSSES else {}
         if c.loss == "rle":
-            opts.update(q=c.q, variant=c.variant, with_log_s=c.with_log_s)
+            opts.update(q=c.q, variant=c.variant, with_log_s=c.with_log_s, standardize=c.standardize)
         return LOSSES[c.loss](mu_hat, sigma_hat, y, **opts).loss
 
     @torch.no_grad()
@@ -176,8 +177,12 @@ class Fit:
 
     @torch.no_grad()
     def rle_log_density(self, bar_mu):
-        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), with s by a fine Riemann sum."""
+        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), with s by a fine Riemann sum; standardized
+        (``standardize``): P_phi moved and scaled to mean 0 and std 1, as the loss read it."""
         log_qg = lambda b: self._log_q(b) + self.flow.log_prob(b)
+        if self.config.standardize:
+            log_norm, m, a = p_phi_moments(self.flow, self.config.q, n=4000 if self.config.dim == 1 else 256)
+            return log_qg(m + a * bar_mu) + log_norm + torch.log(a).sum()
         bound, n = (40.0, 8000) if self.config.dim == 1 else (20.0, 400)
         axis = torch.linspace(-bound, bound, n + 1)[1:]
         grid = torch.cartesian_prod(*[axis] * self.config.dim).reshape(-1, self.config.dim)
@@ -269,6 +274,8 @@ def check_config(c):
     for name in ("lr", "flow_lr"):
         if not 0 < getattr(c, name) <= 1:  # also refuses nan
             raise ValueError(f"{name} must be in (0, 1], got {getattr(c, name)!r}; Adam diverges far above 1e-2.")
+    if c.standardize and (c.loss != "rle" or c.variant != "paper"):
+        raise ValueError(f"standardize is a reading of RLE's Eq. 8: use loss rle and variant paper, got {c.loss!r}, {c.variant!r}.")
     noise_law(c.law, c.dim)
 
 
@@ -289,7 +296,7 @@ def fit(config=None, progress=False, callback=None, **overrides):
     c = FitConfig(**{**(asdict(config) if config else {}), **overrides})
     check_config(c)
     if c.with_log_s is None:
-        c.with_log_s = c.dim == 1
+        c.with_log_s = c.dim == 1 and not c.standardize  # a standardized density has its s built in
     world = World(c.law, c.dim)
     x, y = world.sample(c.n_train, seed=c.seed)
     torch.manual_seed(c.seed)

@@ -301,19 +301,19 @@ def test_trainer_stops_before_evaluating_or_saving_weights_that_are_not_finite(s
     # NaN weights, which used to be evaluated (AP 1.0) and saved as best.pt
     import rlelab.train
 
-    real = rlelab.train.batch_loss
+    real = rlelab.train.per_joint_loss
 
-    def nan_gradient(model, batch, cfg, world):
-        loss, total, count = real(model, batch, cfg, world)
-        return loss + (0 * model.fc.weight.sum()).sqrt(), total, count
+    def nan_gradient(model, batch, cfg):
+        per_joint, weight, out = real(model, batch, cfg)
+        return per_joint + (0 * model.fc.weight.sum()).sqrt(), weight, out
 
-    monkeypatch.setattr(rlelab.train, "batch_loss", nan_gradient)
+    monkeypatch.setattr(rlelab.train, "per_joint_loss", nan_gradient)
     cfg = tiny(synth, tmp_path / "run", epochs=1, max_steps_per_epoch=1, eval_every=1)
     with pytest.raises(FloatingPointError, match="epoch 1: .* weight tensors are no longer finite"):
         train(cfg, progress=False)
     assert not (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "run" / "best.pt").exists()
     # lr 1e6: one step leaves huge but finite weights whose every prediction overflows to NaN
-    monkeypatch.setattr(rlelab.train, "batch_loss", real)
+    monkeypatch.setattr(rlelab.train, "per_joint_loss", real)
     cfg = tiny(synth, tmp_path / "run2", epochs=1, max_steps_per_epoch=1, eval_every=1, lr=1e6)
     with pytest.raises(FloatingPointError, match="epoch 1: every one of the .* validation predictions is NaN or infinite"):
         train(cfg, progress=False)

@@ -194,7 +194,13 @@ def test_export_of_something_else_and_eval_help_are_plain(tmp_path):
 
 
 def test_metrics_csv_shows_the_learning_rate_each_epoch_trained_with(synth, tmp_path):
-    train(tiny(synth, tmp_path / "run", epochs=2, lr_milestones=[1]), progress=False)
-    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    lr = [float(dict(zip(rows[0].split(","), r.split(",")))["lr"]) for r in rows[1:]]
-    assert lr == pytest.approx([1e-3, 1e-4])
+    def lr_column(out, **overrides):
+        train(tiny(synth, tmp_path / out, epochs=2, lr_milestones=[1], **overrides), progress=False)
+        rows = (tmp_path / out / "metrics.csv").read_text().splitlines()
+        rows = [dict(zip(rows[0].split(","), r.split(","))) for r in rows[1:]]
+        return [float(r["lr"]) for r in rows], [int(r["step"]) for r in rows]
+
+    assert lr_column("run", warmup_steps=0)[0] == pytest.approx([1e-3, 1e-4])
+    # during a warmup, the rate of each epoch's last step (0-based: the steps done so far minus one)
+    lr, done = lr_column("warm", warmup_steps=10)
+    assert lr == pytest.approx([base * (0.001 + 0.999 * (n - 1) / 10) for base, n in zip([1e-3, 1e-4], done)])

@@ -44,14 +44,15 @@ def make_backbone(name, norm="batch", pretrained=None):
     return nn.Sequential(*list(net.children())[:-2]), channels
 
 
-def build_model(head="regression", backbone="resnet50", num_joints=17, norm="batch", pretrained=None, flow=False):
+def build_model(head="regression", backbone="resnet50", num_joints=17, norm="batch", pretrained=None, flow=False,
+                sigma_init=0.5):
     """The regression model (with a RealNVP flow over bar_mu when ``flow``) or the heatmap model."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
     features, channels = make_backbone(backbone, norm, pretrained)
     if head == "heatmap":
         return HeatmapModel(features, channels, num_joints)
-    return RegressionModel(features, channels, num_joints, flow=flow)
+    return RegressionModel(features, channels, num_joints, flow=flow, sigma_init=sigma_init)
 
 
 def unflip(joints, width):
