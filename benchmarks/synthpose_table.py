@@ -1,16 +1,17 @@
-"""The paper's comparison in small: one SynthPose set, one backbone, one CPU budget, seven methods.
+"""The paper's comparison in small: one SynthPose set, one backbone, one CPU budget, eight methods.
 
     python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200
     python benchmarks/synthpose_table.py --epochs 20 --parallel 2
 
-Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE, RLE standardized (regression) and the SimpleBaseline
-heatmap model (or the --methods given) from configs/synthpose_res18_rle.yaml with only the loss/head changed,
-for the first --epochs epochs of its schedule, --parallel runs at a time with one thread each. A run already in OUT/NAME is reused, and continued
-(--resume) if it is shorter; ``--reuse rle=runs/synthpose_res18_rle`` takes a method's rows from another run
-of the same config (its first --epochs epochs are the same training). Prints the AP table with the Pearson
-correlation of the confidence with the OKS, the AP a perfect model would get (SynthPose's clean joints
-against its noisy labels) and the AP learning curves. Then, as ratios on this machine: the training-step time
-of RLE vs L1 with ResNet-50 at 256x192 (the flow's cost) and the inference latency of regression vs heatmap.
+Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE (standardized, the trainer's default), RLE as Eq. 8
+writes it (rle_eq8) and the SimpleBaseline heatmap model (or the --methods given) from
+configs/synthpose_res18_rle.yaml with only the loss/head changed, for the first --epochs epochs of its schedule,
+--parallel runs at a time with one thread each. A run already in OUT/NAME is reused, and continued (--resume) if
+it is shorter; ``--reuse rle=runs/synthpose_res18_rle`` takes a method's rows from another run of the same
+config (its first --epochs epochs are the same training). Prints the AP table with the Pearson correlation of
+the confidence with the OKS, the AP a perfect model would get (SynthPose's clean joints against its noisy
+labels) and the AP learning curves. Then, as ratios on this machine: the training-step time of RLE vs L1 with
+ResNet-50 at 256x192 (the flow's cost) and the inference latency of regression vs heatmap.
 """
 import argparse
 import dataclasses
@@ -23,11 +24,11 @@ import time
 import torch
 import yaml
 
-from rlelab.train import batch_loss, load_config, model_from_config, make_config
+from rlelab.train import batch_loss, load_config, make_config, model_from_config, read_checkpoint
 
 METHODS = {  # name: config overrides; the paper's expected order is RLE >= heatmap > laplace > l1 > l2, RLE > DLE
     "l2": {"loss": "l2"}, "l1": {"loss": "l1"}, "gaussian": {"loss": "gaussian"}, "laplace": {"loss": "laplace"},
-    "dle": {"loss": "dle"}, "rle": {"loss": "rle"}, "rle_std": {"loss": "rle", "standardize": True},
+    "dle": {"loss": "dle"}, "rle": {"loss": "rle"}, "rle_eq8": {"loss": "rle", "standardize": False},
     "heatmap": {"head": "heatmap"},
 }
 
@@ -37,7 +38,7 @@ def load_run(run, name, base):
     path = os.path.join(run, "last.pt")
     if not os.path.exists(path):
         return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path)
     expected = {**dataclasses.asdict(base), **METHODS[name]}
     if any(ckpt["config"][k] != expected[k] for k in expected if k not in ("out", "epochs", "eval_every")):
         raise ValueError(f"{path}: not the benchmark's training of {name}; delete it or choose another --out.")

@@ -52,7 +52,7 @@ class TrainConfig:
     q: str = "laplace"
     variant: str = "paper"
     with_log_s: bool = False
-    standardize: bool = False  # RLE: bar_mu standardized, so that sigma_hat is the error's std (rlelab.losses.rle_loss)
+    standardize: bool = True  # RLE: bar_mu standardized, sigma_hat is the error's std (README: "What sigma_hat means")
     sigma_init: float = 0.2  # sigma_hat at the start (the FC bias): about the error of the first guess, the box centre
     init_from: str | None = None  # a checkpoint of this trainer (e.g. a heatmap model): its backbone starts this model
     # optimisation: Adam with step decay (the paper's schedule) after a linear warmup (mmpose's RLE configs)
@@ -123,9 +123,9 @@ def make_config(raw, where="config"):
         raise ValueError(f"{where}: lr must be a positive number, got {cfg.lr!r} (the paper's: 1e-3).")
     if not (math.isfinite(cfg.lr_factor) and 0 < cfg.lr_factor <= 1):
         raise ValueError(f"{where}: lr_factor must be in (0, 1], got {cfg.lr_factor!r} (the paper's: 0.1).")
-    if cfg.standardize and (cfg.variant != "paper" or cfg.with_log_s):
-        raise ValueError(f"{where}: standardize reads Eq. 8 with its normalizer s built in; it needs variant: paper and "
-                         f"with_log_s: false, got variant {cfg.variant!r}, with_log_s {cfg.with_log_s!r}.")
+    if cfg.loss == "rle" and cfg.standardize and (cfg.variant != "paper" or cfg.with_log_s):
+        raise ValueError(f"{where}: standardize (the default) reads Eq. 8 with its normalizer s built in; for variant "
+                         f"{cfg.variant!r} or with_log_s: true, as the paper or its code wrote them, set standardize: false.")
     if not 0 < cfg.sigma_init < 1:
         raise ValueError(f"{where}: sigma_init must be in (0, 1), a fraction of the crop, got {cfg.sigma_init!r}.")
     if not 0 < cfg.warmup_factor <= 1:
@@ -150,7 +150,8 @@ def model_from_config(cfg):
 
 def init_backbone(model, cfg):
     """Start ``model``'s backbone from the backbone of the checkpoint ``cfg.init_from`` (the paper's *RLE: a
-    regression model from a heatmap model's backbone); the heads keep their own start."""
+    regression model from a heatmap model's backbone); the heads keep their own start. Returns a sentence
+    saying where the backbone came from."""
     path = cfg.init_from
     ckpt = read_checkpoint(path)
     source = make_config(ckpt["config"], where=path)
@@ -161,7 +162,7 @@ def init_backbone(model, cfg):
         raise ValueError(f"{path}: its backbone is a {source.backbone} (norm {source.norm}); it cannot start this "
                          f"config's {cfg.backbone} (norm {cfg.norm}). Give init_from a checkpoint of the same backbone.")
     model.features.load_state_dict({k: v.to(target[k].dtype) for k, v in features.items()}, strict=False)
-    return source
+    return f"backbone from {path} (a {source.head} model after {ckpt.get('epoch', '?')} epochs)"
 
 
 def amp_dtype(amp, device, rank=0):
@@ -196,7 +197,12 @@ def read_checkpoint(path, device="cpu"):
         raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}).") from None
     if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
         raise ValueError(f"{path}: not a checkpoint written by `python -m rlelab train` (no config/model).")
+    ckpt["config"] = {**TRAINED_BEFORE, **ckpt["config"]}
     return ckpt
+
+
+# what a checkpoint written before these keys existed was trained with (their defaults now differ)
+TRAINED_BEFORE = {"standardize": False, "sigma_init": 0.5, "warmup_steps": 0, "grad_clip": None, "channels_last": False}
 
 
 def load_checkpoint(path, device="cpu"):
@@ -371,7 +377,7 @@ def resume_state(cfg, device="cpu"):
         raise ValueError(f"{cfg.out}: no readable last.pt or best.pt to resume from; train without --resume "
                          "(with --overwrite to replace what is there).")
     _, name, saved, ckpt = max(found, key=lambda f: f[0])
-    saved = {**dataclasses.asdict(TrainConfig()), **saved}  # a key added since that run has its default
+    saved = {**dataclasses.asdict(TrainConfig()), **saved}  # a key added since (and not in TRAINED_BEFORE): its default
     changed = [k for k in SAME_ON_RESUME if saved[k] != getattr(cfg, k)]
     if changed:
         raise ValueError(f"{os.path.join(cfg.out, name)} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
@@ -408,9 +414,9 @@ def _train(cfg, resume, progress, rank, world, device):
 
     model = model_from_config(cfg)
     if cfg.init_from and not resume:
-        source = init_backbone(model, cfg)
-        if rank == 0:
-            print(f"backbone from {cfg.init_from} (a {source.head} model, epoch {read_checkpoint(cfg.init_from)['epoch']})", flush=True)
+        said = init_backbone(model, cfg)
+        if rank == 0 and progress:
+            print(said, flush=True)
     model = model.to(device)
     channels_last = cfg.channels_last and device.type == "cuda"
     if channels_last:
