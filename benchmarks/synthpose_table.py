@@ -24,7 +24,7 @@ import time
 import torch
 import yaml
 
-from rlelab.train import batch_loss, load_config, make_config, model_from_config, read_checkpoint
+from rlelab.train import RLE_OPTIONS, batch_loss, load_config, make_config, model_from_config, read_checkpoint
 
 METHODS = {  # name: config overrides; the paper's expected order is RLE >= heatmap > laplace > l1 > l2, RLE > DLE
     "l2": {"loss": "l2"}, "l1": {"loss": "l1"}, "gaussian": {"loss": "gaussian"}, "laplace": {"loss": "laplace"},
@@ -40,7 +40,8 @@ def load_run(run, name, base):
         return None
     ckpt = read_checkpoint(path)
     expected = {**dataclasses.asdict(base), **METHODS[name]}
-    if any(ckpt["config"][k] != expected[k] for k in expected if k not in ("out", "epochs", "eval_every")):
+    free = {"out", "epochs", "eval_every"} | (set(RLE_OPTIONS) if expected["loss"] != "rle" or expected["head"] != "regression" else set())
+    if any(ckpt["config"][k] != expected[k] for k in expected if k not in free):
         raise ValueError(f"{path}: not the benchmark's training of {name}; delete it or choose another --out.")
     return ckpt
 

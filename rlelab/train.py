@@ -324,6 +324,7 @@ def blown_up(per_joint, weight, batch):
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "config.yaml", "tensorboard")
 # what a resumed run must share with the checkpoint: the model, its loss and its input
 SAME_ON_RESUME = ("head", "backbone", "norm", "loss", "q", "variant", "with_log_s", "standardize", "input_size")
+RLE_OPTIONS = ("q", "variant", "with_log_s", "standardize")
 
 
 def claim_run_folder(out, resume=False, overwrite=False):
@@ -378,7 +379,8 @@ def resume_state(cfg, device="cpu"):
                          "(with --overwrite to replace what is there).")
     _, name, saved, ckpt = max(found, key=lambda f: f[0])
     saved = {**dataclasses.asdict(TrainConfig()), **saved}  # a key added since (and not in TRAINED_BEFORE): its default
-    changed = [k for k in SAME_ON_RESUME if saved[k] != getattr(cfg, k)]
+    rle = cfg.head == "regression" and cfg.loss == "rle"  # q, variant, with_log_s, standardize only shape RLE's loss
+    changed = [k for k in SAME_ON_RESUME if saved[k] != getattr(cfg, k) and (rle or k not in RLE_OPTIONS)]
     if changed:
         raise ValueError(f"{os.path.join(cfg.out, name)} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed)
                          + "; the config now says " + ", ".join(f"{k}={getattr(cfg, k)!r}" for k in changed)

@@ -92,6 +92,9 @@ def test_a_loss_that_blows_up_names_the_step_and_the_annotations(synth, tmp_path
 def test_init_from_starts_a_regression_backbone_from_a_heatmap_model(synth, tmp_path):
     train(config(synth, tmp_path / "hm", head="heatmap", max_steps_per_epoch=1), progress=False)
     heatmap, _, _ = load_checkpoint(str(tmp_path / "hm" / "last.pt"))
+    # RLE's options do not shape a heatmap model: resuming with another standardize is no change
+    train(config(synth, tmp_path / "hm2", head="heatmap", max_steps_per_epoch=1), progress=False)
+    train(config(synth, tmp_path / "hm2", head="heatmap", max_steps_per_epoch=1, epochs=2, standardize=False), resume=True, progress=False)
     cfg = config(synth, tmp_path / "reg", max_steps_per_epoch=1, lr=1e-12, warmup_steps=0, init_from=str(tmp_path / "hm" / "last.pt"))
     train(cfg, progress=False)
     regression, _, _ = load_checkpoint(str(tmp_path / "reg" / "last.pt"))
