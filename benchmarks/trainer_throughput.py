@@ -18,8 +18,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths  # noqa: E402
-from rlelab.train import amp_dtype, make_config, model_from_config, to_device, train_step  # noqa: E402
+from rlelab.data.coco import TopDownCOCO, coco_paths  # noqa: E402
+from rlelab.train import amp_dtype, make_config, model_from_config, place_model, to_device, train_data_config, train_step  # noqa: E402
 
 METHODS = {"l1": {"loss": "l1"}, "rle": {"loss": "rle"}, "rle, standardized": {"loss": "rle", "standardize": True},
            "heatmap": {"head": "heatmap"}}
@@ -40,16 +40,12 @@ def timed(steps, step, device):
 
 def measure(cfg, data, steps, device):
     torch.manual_seed(0)
-    model = model_from_config(cfg).to(device).train()
-    channels_last = cfg.channels_last and device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, channels_last = place_model(model_from_config(cfg).train(), cfg, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     amp = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     ann, images = coco_paths(data, "train")
-    dataset = TopDownCOCO(ann, images, TopDownConfig(input_size=tuple(cfg.input_size), augment=True,
-                                                     heatmaps=cfg.head == "heatmap", uint8=True))
+    dataset = TopDownCOCO(ann, images, train_data_config(cfg))
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, num_workers=cfg.workers,
                                          drop_last=True, pin_memory=device.type == "cuda")
     fixed = to_device(next(iter(loader)), device, channels_last)

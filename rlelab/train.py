@@ -288,6 +288,18 @@ def batch_loss(model, batch, cfg, world):
     return reduce_loss(per_joint, weight, world)
 
 
+def train_data_config(cfg):
+    """What the trainer's loader workers make: uint8 crops (augmented if cfg.augment), heatmaps only for the heatmap model."""
+    return TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment, heatmaps=cfg.head == "heatmap", uint8=True)
+
+
+def place_model(model, cfg, device):
+    """(model on ``device``, whether it and its inputs are channels_last: cfg.channels_last on CUDA only)."""
+    channels_last = cfg.channels_last and device.type == "cuda"
+    model = model.to(device)
+    return (model.to(memory_format=torch.channels_last) if channels_last else model), channels_last
+
+
 def to_device(batch, device, channels_last=False):
     """The tensors of a loader's batch on ``device`` (float64 affine maps stay on the CPU), images NHWC if asked."""
     batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) and v.dtype != torch.float64 else v for k, v in batch.items()}
@@ -405,7 +417,7 @@ def _train(cfg, resume, progress, rank, world, device):
         raise ValueError(f"batch_size {cfg.batch_size} is global and must divide among {world} processes.")
     _seed_everything(cfg.seed)
     ann_file, image_dir = coco_paths(cfg.data, cfg.train_split)
-    data_cfg = TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment, heatmaps=cfg.head == "heatmap", uint8=True)
+    data_cfg = train_data_config(cfg)
     dataset = TopDownCOCO(ann_file, image_dir, data_cfg, seed=cfg.seed)
     per_rank = cfg.batch_size // world
     if len(dataset) == 0:
@@ -419,10 +431,7 @@ def _train(cfg, resume, progress, rank, world, device):
         said = init_backbone(model, cfg)
         if rank == 0 and progress:
             print(said, flush=True)
-    model = model.to(device)
-    channels_last = cfg.channels_last and device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, channels_last = place_model(model, cfg, device)
     if world > 1 and cfg.norm == "sync" and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
