@@ -7,9 +7,9 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from rlelab.data.keypoints import COCO_KEYPOINTS, COCO_SKELETON
 from rlelab.losses import density_grid
-from rlelab.train import load_checkpoint
+from rlelab.checkpoints import load_checkpoint
+from rlelab.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -28,14 +28,15 @@ def checkpoints():
 
 @st.cache_resource(show_spinner="loading the model ...")
 def load_model(path):
-    """(model, config, history); a model with a flow also gets ``bar_mu_density``, its learned density as
-    ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE, G_phi alone otherwise."""
+    """(model, config, history, density): for a model with a flow, its learned density of bar_mu as
+    ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE, G_phi alone otherwise;
+    None without a flow."""
     model, cfg, ckpt = load_checkpoint(str(ROOT / path))
-    model.bar_mu_density = None
+    density = None
     if getattr(model, "flow", None) is not None:
         with torch.no_grad():
-            model.bar_mu_density = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None, standardize=cfg.standardize)
-    return model, cfg, ckpt.get("history", [])
+            density = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None, standardize=cfg.standardize)
+    return model, cfg, ckpt.get("history", []), density
 
 
 def pick_checkpoint(label, default_kind, key):
@@ -49,9 +50,11 @@ def pick_checkpoint(label, default_kind, key):
 
 
 def model_caption(cfg, history):
-    ap = next((row["AP"] for row in reversed(history) if "AP" in row), None)
+    metric = TASKS[cfg.task].metric
+    value = next((row[metric] for row in reversed(history) if metric in row), None)
     what = f"{cfg.head}" + (f", loss {cfg.loss}" if cfg.head == "regression" else "")
-    return f"{cfg.backbone} {what}, input {cfg.input_size[0]}x{cfg.input_size[1]}" + (f", val AP {ap:.3f}" if ap is not None else "")
+    return (f"{cfg.backbone} {what}, input {cfg.input_size[0]}x{cfg.input_size[1]}"
+            + (f", val {metric} {value:.3f}" if value is not None else ""))
 
 
 def shrink(image):
@@ -64,16 +67,16 @@ def shrink(image):
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)), factor
 
 
-def pose_figure(image, pred, show_sigma=True, sigma_scale=1.0, height=560):
-    """The picture with the skeleton, one ellipse per joint, numbers on hover.
+def pose_figure(image, pred, layout, show_sigma=True, sigma_scale=1.0, height=560):
+    """The picture with the skeleton of ``layout`` (the task's joints), one ellipse per joint, numbers on hover.
 
     The ellipse's half-axes are the std of the error the model predicts: sigma_hat * std(P_phi) in pixels
     when the model has a flow (``error_px``), else sigma_hat in pixels.
     """
     fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
     joints = pred["joints"]
-    for a, b in COCO_SKELETON:
-        fig.add_trace(go.Scatter(x=joints[[a - 1, b - 1], 0], y=joints[[a - 1, b - 1], 1], mode="lines",
+    for a, b in layout.skeleton:
+        fig.add_trace(go.Scatter(x=joints[[a, b], 0], y=joints[[a, b], 1], mode="lines",
                                  line=dict(color="rgba(255,255,255,0.85)", width=3), hoverinfo="skip", showlegend=False))
     sigma = pred.get("error_px", pred["sigma_px"]) if show_sigma else None
     if sigma is not None:
@@ -83,7 +86,7 @@ def pose_figure(image, pred, show_sigma=True, sigma_scale=1.0, height=560):
     conf = pred["confidence"]
     text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>error std {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
             + f"<br>c = {c:.3f}" for name, (x, y), (sx, sy), c in
-            zip(COCO_KEYPOINTS, joints, sigma if sigma is not None else np.zeros_like(joints), conf)]
+            zip(layout.keypoints, joints, sigma if sigma is not None else np.zeros_like(joints), conf)]
     fig.add_trace(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",
                              marker=dict(size=9, color=conf, colorscale="RdYlGn", cmin=0, cmax=1, line=dict(color="black", width=1),
                                          colorbar=dict(title="c", thickness=12)), showlegend=False))
@@ -95,11 +98,12 @@ def pose_figure(image, pred, show_sigma=True, sigma_scale=1.0, height=560):
     return fig
 
 
-def sigma_figure(pred, height=360):
-    """sigma_hat per joint (x and y, in units of the crop) as bars."""
+def sigma_figure(pred, layout, height=360):
+    """sigma_hat per joint of ``layout`` (x and y, in units of the crop) as bars."""
     s = pred["sigma_hat"]
-    fig = go.Figure([go.Bar(name="σ̂ x", x=COCO_KEYPOINTS, y=s[:, 0], marker_color="#d62728"),
-                     go.Bar(name="σ̂ y", x=COCO_KEYPOINTS, y=s[:, 1], marker_color="#ff9896")])
+    names = list(layout.keypoints)
+    fig = go.Figure([go.Bar(name="σ̂ x", x=names, y=s[:, 0], marker_color="#d62728"),
+                     go.Bar(name="σ̂ y", x=names, y=s[:, 1], marker_color="#ff9896")])
     fig.update_layout(barmode="group", height=height, yaxis_title="σ̂ (fraction of the crop)", margin=dict(t=10),
                       legend=dict(orientation="h", y=1.12), xaxis_tickangle=-45)
     return fig

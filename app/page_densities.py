@@ -7,6 +7,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from common import load_model, model_caption, pick_checkpoint
+from rlelab.config import method
 from rlelab.densities import LOG_Q
 from rlelab.toys import LAWS, FitConfig, fit
 
@@ -134,12 +135,12 @@ def render_pose_density():
         log_y = st.toggle("log-scale density", value=True, key="density_log")
     if path is None:
         return
-    model, cfg, history = load_model(path)
+    _, cfg, history, density = load_model(path)
     st.caption(model_caption(cfg, history))
-    if model.bar_mu_density is None:
-        st.info(f"This checkpoint has no flow (loss {cfg.loss if cfg.head == 'regression' else 'heatmap'}): pick an RLE or DLE one.")
+    if density is None:
+        st.info(f"This checkpoint has no flow (loss {method(cfg)}): pick an RLE or DLE one.")
         return
-    axis, p, _, std = model.bar_mu_density  # DLE: the flow is the density itself (Eq. 5)
+    axis, p, _, std = density  # DLE: the flow is the density itself (Eq. 5)
     step = (axis[1] - axis[0]).item()
     left, right = st.columns(2)
     contour = go.Figure(go.Contour(x=axis, y=axis, z=p.T, colorscale="Reds", contours=dict(coloring="heatmap"),

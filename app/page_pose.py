@@ -5,8 +5,9 @@ import numpy as np
 import streamlit as st
 
 from common import DATA, DISPLAY_SIDE, load_model, model_caption, pick_checkpoint, pose_figure, shrink, sigma_figure
-from rlelab.data.keypoints import COCO_KEYPOINTS
+from rlelab.config import has_sigma, method
 from rlelab.inference import predict_image, read_image
+from rlelab.tasks import TASKS
 
 SAMPLES = sorted(DATA.glob("samples/*.jpg"))
 
@@ -50,23 +51,18 @@ def choose_box(image, key):
 
 
 def run(path, image, box):
-    model, cfg, history = load_model(path)
+    model, cfg, history, density = load_model(path)
     start = time.perf_counter()
     try:
-        pred = predict_image(model, image, cfg.input_size, box=box)
+        pred = predict_image(model, image, cfg.input_size, box=box, flip_pairs=TASKS[cfg.task].layout.flip_pairs)
     except ValueError as e:
         st.error(str(e))
         return None, cfg, history
     pred["seconds"] = time.perf_counter() - start
     if cfg.loss in ("rle", "dle") and pred["sigma_px"] is not None:  # mu_g = mu_hat + sigma_hat * bar_mu, bar_mu ~ P_phi
-        pred["bar_mu_std"] = model.bar_mu_density[3].numpy()
+        pred["bar_mu_std"] = density[3].numpy()
         pred["error_px"] = pred["sigma_px"] * pred["bar_mu_std"]
     return pred, cfg, history
-
-
-def has_sigma(cfg):
-    """Only a regression model trained with a scale (Gaussian, Laplace, DLE, RLE) has a meaningful sigma_hat."""
-    return cfg.head == "regression" and cfg.loss not in ("l1", "l2")
 
 
 def render_single():
@@ -95,14 +91,14 @@ def render_single():
     if sigma:
         cols[0].metric("confidence c (Eq. 9)", f"{pred['confidence'].mean():.3f}", help="mean over joints of 1 - σ̂")
         worst = int(np.argmax(pred["sigma_hat"].mean(-1)))
-        cols[1].metric("least sure joint", COCO_KEYPOINTS[worst], f"σ̂ {pred['sigma_hat'][worst].mean():.3f}", delta_color="off")
+        cols[1].metric("least sure joint", TASKS[cfg.task].layout.keypoints[worst], f"σ̂ {pred['sigma_hat'][worst].mean():.3f}", delta_color="off")
     else:
-        cols[0].metric("confidence", "n/a", help=f"a {cfg.loss if cfg.head == 'regression' else 'heatmap'} model has no σ̂")
+        cols[0].metric("confidence", "n/a", help=f"a {method(cfg)} model has no σ̂")
     cols[2].metric("inference", f"{pred['seconds'] * 1000:.0f} ms", help="crop, network with flip test, map back")
     left, right = st.columns([3, 2])
-    left.plotly_chart(pose_figure(image, pred, sigma, scale), width="stretch")
+    left.plotly_chart(pose_figure(image, pred, TASKS[cfg.task].layout, sigma, scale), width="stretch")
     if sigma:
-        right.plotly_chart(sigma_figure(pred), width="stretch")
+        right.plotly_chart(sigma_figure(pred, TASKS[cfg.task].layout), width="stretch")
         std = pred.get("bar_mu_std")
         right.caption("σ̂ is in units of the crop (the box enlarged by 1.25). "
                       + ("Trained with the standardized RLE, σ̂ is the std of the predicted error itself, the ellipse. "
@@ -134,7 +130,7 @@ def render_compare():
         if pred is None:
             continue
         sigma = has_sigma(cfg)
-        col.subheader(cfg.loss.upper() if cfg.head == "regression" else "heatmap")
+        col.subheader(method(cfg).upper() if cfg.head == "regression" else "heatmap")
         col.caption(model_caption(cfg, history))
         col.metric("confidence c (Eq. 9)", f"{pred['confidence'].mean():.3f}" if sigma else "n/a")
-        col.plotly_chart(pose_figure(image, pred, sigma, height=480), width="stretch", key=f"cmp_chart_{side}")
+        col.plotly_chart(pose_figure(image, pred, TASKS[cfg.task].layout, sigma, height=480), width="stretch", key=f"cmp_chart_{side}")

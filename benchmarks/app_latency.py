@@ -18,15 +18,16 @@ sys.path.insert(0, str(ROOT / "app"))
 
 from common import DISPLAY_SIDE, pose_figure, shrink, sigma_figure  # noqa: E402
 from rlelab.inference import predict_image, read_image  # noqa: E402
-from rlelab.train import load_checkpoint  # noqa: E402
+from rlelab.tasks import TASKS  # noqa: E402
+from rlelab.checkpoints import load_checkpoint  # noqa: E402
 
 
 def once(model, cfg, data):
     start = time.perf_counter()
     image, _ = shrink(read_image(data, max_side=DISPLAY_SIDE))
-    pred = predict_image(model, image, cfg.input_size)
-    pose_figure(image, pred).to_json()
-    sigma_figure(pred).to_json()
+    pred = predict_image(model, image, cfg.input_size, flip_pairs=TASKS[cfg.task].layout.flip_pairs)
+    pose_figure(image, pred, TASKS[cfg.task].layout).to_json()
+    sigma_figure(pred, TASKS[cfg.task].layout).to_json()
     return time.perf_counter() - start
 
 

@@ -23,7 +23,10 @@ from rlelab.densities import LOG_Q  # noqa: E402
 from rlelab.evaluate import coco_ap, evaluate, predict_dataset  # noqa: E402
 from rlelab.losses import density_grid  # noqa: E402
 from rlelab.models import predict  # noqa: E402
-from rlelab.train import load_checkpoint  # noqa: E402
+from rlelab.checkpoints import load_checkpoint  # noqa: E402
+from rlelab.config import has_sigma  # noqa: E402
+from rlelab.data.keypoints import COCO  # noqa: E402
+from rlelab.tasks import TASKS  # noqa: E402
 
 
 @torch.no_grad()
@@ -43,7 +46,7 @@ def sigma_numbers(model, cfg, dataset):
     errors, predicted, sigmas, weights = [], [], [], []
     scale = mean_abs_bar_mu(model, cfg)
     for batch in torch.utils.data.DataLoader(dataset, batch_size=64):
-        out = predict(model, batch["image"])
+        out = predict(model, batch["image"], COCO.flip_pairs)
         errors.append((batch["joints"] - out["joints"]).abs())
         predicted.append(out["sigma_hat"] * scale)
         sigmas.append(out["sigma_hat"].mean(-1))
@@ -65,7 +68,7 @@ def train_ap(model, cfg, data, images):
           "annotations": [a for a in gt["annotations"] if a["image_id"] in keep]}
     dataset = TopDownCOCO(ann, image_dir, TopDownConfig(input_size=tuple(cfg.input_size)))
     dataset.samples = [s for s in dataset.samples if s["image_id"] in keep]
-    results = [r for r in predict_dataset(model, dataset, 64) if r["finite"]]
+    results = [r for r in predict_dataset(model, dataset, TASKS["coco"], 64) if r["finite"]]
     return coco_ap(gt, results)["AP"]
 
 
@@ -82,9 +85,9 @@ def main():
         data = args.data or cfg.data
         ann, image_dir = coco_paths(data, cfg.val_split)
         val = TopDownCOCO(ann, image_dir, TopDownConfig(input_size=tuple(cfg.input_size)))
-        metrics, _ = evaluate(model, val, ann, 64)
+        metrics, _ = evaluate(model, val, TASKS["coco"], 64)
         row = f"| {path} | {metrics['AP']:.3f} | {train_ap(model, cfg, data, args.train_images):.3f} | {metrics['pearson']:.2f} |"
-        if cfg.head == "regression" and cfg.loss not in ("l1", "l2"):
+        if has_sigma(cfg):
             n = sigma_numbers(model, cfg, val)
             row += f" {n['sigma_median']:.3f} | {n['ceiling']:.2f} | {n['calibration']:.2f} ({n['cal_lo']:.2f}-{n['cal_hi']:.2f}) |"
         else:

@@ -24,7 +24,9 @@ import time
 import torch
 import yaml
 
-from rlelab.train import RLE_OPTIONS, batch_loss, load_config, make_config, model_from_config, read_checkpoint
+from rlelab.checkpoints import model_from_config, read_checkpoint
+from rlelab.config import changed_keys, load_config, make_config
+from rlelab.train import batch_loss
 
 METHODS = {  # name: config overrides; the paper's expected order is RLE >= heatmap > laplace > l1 > l2, RLE > DLE
     "l2": {"loss": "l2"}, "l1": {"loss": "l1"}, "gaussian": {"loss": "gaussian"}, "laplace": {"loss": "laplace"},
@@ -40,8 +42,7 @@ def load_run(run, name, base):
         return None
     ckpt = read_checkpoint(path)
     expected = {**dataclasses.asdict(base), **METHODS[name]}
-    free = {"out", "epochs", "eval_every"} | (set(RLE_OPTIONS) if expected["loss"] != "rle" or expected["head"] != "regression" else set())
-    if any(ckpt["config"][k] != expected[k] for k in expected if k not in free):
+    if changed_keys(ckpt["config"], expected, [k for k in expected if k not in ("out", "epochs", "eval_every")]):
         raise ValueError(f"{path}: not the benchmark's training of {name}; delete it or choose another --out.")
     return ckpt
 
@@ -140,7 +141,8 @@ def ranking_table(args, base):
     """
     from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths
     from rlelab.evaluate import coco_ap, confidence_oks, oks, predict_dataset
-    from rlelab.train import load_checkpoint
+    from rlelab.tasks import TASKS
+    from rlelab.checkpoints import load_checkpoint
 
     ann_file, image_dir = coco_paths(base.data, base.val_split)
     with open(ann_file) as f:
@@ -155,7 +157,7 @@ def ranking_table(args, base):
         if ckpt["epoch"] != args.epochs:  # last.pt holds the weights of its last epoch only
             rows.append(f"| {name} | trained {ckpt['epoch']} epochs: no model of the {args.epochs}-epoch budget to score |")
             continue
-        results = predict_dataset(model, dataset, cfg.eval_batch_size, flip=cfg.flip_test)
+        results = predict_dataset(model, dataset, TASKS[cfg.task], cfg.eval_batch_size, flip=cfg.flip_test)
         constant = [{**r, "score": 1.0} for r in results]
         oracle = [{**r, "score": oks(r["keypoints"], gt[r["ann_id"]]["keypoints"], gt[r["ann_id"]]["area"])} for r in results]
         cells = [confidence_oks(ann_file, results)["mean_oks"]] + [coco_ap(ann_file, r)["AP"] for r in (results, constant, oracle)]
@@ -186,11 +188,11 @@ def latency(cfg, repeats=5):
 
     model = model_from_config(cfg).eval()
     x = torch.randn(1, 3, *cfg.input_size)
-    predict(model, x, flip=False)
+    predict(model, x)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict(model, x, flip=False)
+        predict(model, x)
         times.append(time.perf_counter() - start)
     return min(times)
 

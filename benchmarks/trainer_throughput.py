@@ -19,7 +19,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.data.coco import TopDownCOCO, coco_paths  # noqa: E402
-from rlelab.train import amp_dtype, make_config, model_from_config, place_model, to_device, train_data_config, train_step  # noqa: E402
+from rlelab.checkpoints import model_from_config  # noqa: E402
+from rlelab.config import make_config  # noqa: E402
+from rlelab.train import amp_dtype, place_model, to_device, train_data_config, train_step  # noqa: E402
 
 METHODS = {"l1": {"loss": "l1"}, "rle": {"loss": "rle"}, "rle, standardized": {"loss": "rle", "standardize": True},
            "heatmap": {"head": "heatmap"}}

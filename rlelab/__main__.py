@@ -45,35 +45,43 @@ def _synthpose(args):
     cfg = SynthPoseConfig(height=h, width=w, noise_law=args.noise_law, noise_scale=args.noise_scale,
                           max_people=args.max_people)
     start = time.time()
-    generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True)
+    generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True, layout=args.layout)
     n, elapsed = args.n_train + args.n_val, time.time() - start
     print(f"wrote {n} images to {args.out} in {elapsed:.1f} s ({n / elapsed:.0f} images/s)")
 
 
 def _train(args):
-    from .train import load_config, train
+    from .config import load_config, parse_overrides
+    from .train import train
 
-    cfg = load_config(args.config, out=args.out, data=args.data, epochs=args.epochs)
+    overrides = {"out": args.out, "data": args.data, "epochs": args.epochs, **parse_overrides(args.overrides)}
+    cfg = load_config(args.config, **overrides)
     train(cfg, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
 
 
 def _eval(args):
     import os
 
-    from .data.coco import TopDownCOCO, TopDownConfig, coco_paths
+    from .checkpoints import load_checkpoint
+    from .data.coco import TopDownConfig
     from .evaluate import evaluate, save_results
-    from .train import load_checkpoint
+    from .tasks import TASKS
 
     model, cfg, _ = load_checkpoint(args.checkpoint)
-    ann_file, image_dir = (args.ann_file, args.image_dir) if args.ann_file else coco_paths(args.data or cfg.data, args.split)
-    dataset = TopDownCOCO(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False), detections=args.detections)
-    metrics, results = evaluate(model, dataset, ann_file, args.batch_size, not args.no_flip, args.workers, progress=True)
+    task = TASKS[cfg.task]
+    if bool(args.ann_file) != bool(args.image_dir):
+        raise ValueError("--ann-file and --image-dir go together: the annotation file and the folder of its images.")
+    ann_file, image_dir = (args.ann_file, args.image_dir) if args.ann_file else task.paths(args.data or cfg.data, args.split)
+    dataset = task.dataset(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False),
+                           detections=args.detections)
+    metrics, results = evaluate(model, dataset, task, args.batch_size, not args.no_flip, args.workers, progress=True)
     out = args.results or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "results.json")
     save_results(results, out)
     if metrics["non_finite"]:
         print(f"warning: {metrics['non_finite']} of {len(dataset)} predictions are not finite (NaN or inf: a diverged "
               "model?); they count as missed people and are not in the results file.", file=sys.stderr)
-    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
+    rows = [("task", f"{task.name} ({len(dataset)} people, {ann_file})")]
+    rows += [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
     rows += [("people", str(len(dataset))), ("results", out)]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
@@ -82,7 +90,7 @@ def _eval(args):
 def _export(args):
     import os
 
-    from .train import export_checkpoint
+    from .checkpoints import export_checkpoint
 
     export_checkpoint(args.checkpoint, args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
@@ -136,11 +144,13 @@ def build_parser():
     toy.add_argument("--save", metavar="PATH", help="write the fitted model here (torch file)")
     toy.set_defaults(run=_toy)
 
-    from .data.synthpose import NOISE_LAWS, SynthPoseConfig
+    from .data.synthpose import LAYOUTS, NOISE_LAWS, SynthPoseConfig
 
     c = SynthPoseConfig()
-    sp = sub.add_parser("synthpose", help="generate synthetic people in the exact COCO person-keypoints layout",
+    sp = sub.add_parser("synthpose", help="generate synthetic people in the exact COCO person-keypoints layout (or MPII's)",
                         formatter_class=_Defaults)
+    sp.add_argument("--layout", choices=LAYOUTS, default="coco",
+                    help="coco: COCO's 17 joints and boxes; mpii: MPII's 16 joints, center, scale and head boxes")
     sp.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     sp.add_argument("--n-train", type=int, default=1000, help="training images")
     sp.add_argument("--n-val", type=int, default=200, help="validation images")
@@ -153,7 +163,7 @@ def build_parser():
     sp.set_defaults(run=_synthpose)
 
     tr = sub.add_parser("train", help="train a pose model from a YAML config (run under torchrun for DDP)")
-    tr.add_argument("--config", required=True, help="YAML file of rlelab.train.TrainConfig fields (see configs/)")
+    tr.add_argument("--config", required=True, help="YAML file of rlelab.config.TrainConfig fields (see configs/)")
     tr.add_argument("--out", help="override the config's output folder")
     tr.add_argument("--data", help="override the config's data folder")
     tr.add_argument("--epochs", type=int, help="override the config's number of epochs")
@@ -161,15 +171,18 @@ def build_parser():
     tr.add_argument("--overwrite", action="store_true", help="replace the run already in OUT (else it is refused)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     tr.set_defaults(run=_train)
+    tr.epilog = ("Any other TrainConfig field overrides the config, its value read as YAML: --lr=3e-4 "
+                 "--input_size='[128, 96]' --augment=false --max_steps_per_epoch 5.")
 
-    ev = sub.add_parser("eval", help="COCO AP and confidence-OKS correlation of a checkpoint",
-                        formatter_class=_Defaults)
+    ev = sub.add_parser("eval", help="the task's metrics of a checkpoint: COCO AP and the confidence-OKS correlation, "
+                                     "or MPII's PCKh@0.5, PCKh@0.1 and AUC", formatter_class=_Defaults)
     ev.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
-    ev.add_argument("--data", help="COCO-layout folder (default: the checkpoint's training data)")
+    ev.add_argument("--data", help="a folder in the task's layout (default: the checkpoint's training data)")
     ev.add_argument("--split", default="val", help="split of --data")
-    ev.add_argument("--ann-file", help="a COCO keypoint JSON instead of --data (with --image-dir)")
+    ev.add_argument("--ann-file", help="an annotation file of the task (COCO keypoints JSON, MPII JSON) instead of "
+                                       "--data (with --image-dir)")
     ev.add_argument("--image-dir", help="image folder of --ann-file")
-    ev.add_argument("--detections", help="COCO results file of person boxes (default: ground-truth boxes)")
+    ev.add_argument("--detections", help="COCO results file of person boxes (default: ground-truth boxes; COCO only)")
     ev.add_argument("--no-flip", action="store_true", help="no flip test")
     ev.add_argument("--batch-size", type=int, default=64, help="boxes per forward pass")
     ev.add_argument("--workers", type=int, default=0, help="data loader processes (0: load in this process)")
@@ -197,7 +210,11 @@ class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":  # only train takes --KEY=VALUE overrides
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra
     try:
         args.run(args)
     except (ValueError, FloatingPointError) as e:

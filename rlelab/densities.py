@@ -28,6 +28,12 @@ def log_q_laplace(bar_mu):
 LOG_Q = {"gaussian": log_q_gaussian, "laplace": log_q_laplace}
 
 
+def deviation(mu_hat, sigma_hat, target):
+    """(bar_mu, log sigma): the deviation bar_mu = (mu_g - mu_hat) / sigma_hat of a label from its prediction
+    (Fig. 2c) and sum_d log sigma_hat_d, so that log P(mu_g) = log P_phi(bar_mu) - log sigma (Eq. 5)."""
+    return (target - mu_hat) / sigma_hat, torch.log(sigma_hat).sum(-1)
+
+
 def location_scale_nll(log_q, mu_hat, sigma_hat, target):
     """-log P(target) for P(x) = Q((x - mu_hat) / sigma_hat) / sigma_hat, per element (Eq. 2).
 
@@ -40,7 +46,8 @@ def location_scale_nll(log_q, mu_hat, sigma_hat, target):
 
 def location_scale_nll_joint(log_p, mu_hat, sigma_hat, target):
     """The same for a joint log-density log_p over the last axis: -log_p(bar_mu) + sum_d log sigma_hat_d."""
-    return -log_p((target - mu_hat) / sigma_hat) + torch.log(sigma_hat).sum(-1)
+    bar_mu, log_sigma = deviation(mu_hat, sigma_hat, target)
+    return -log_p(bar_mu) + log_sigma
 
 
 def gaussian_nll(mu_hat, sigma_hat, target):

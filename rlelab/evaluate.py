@@ -1,5 +1,6 @@
-"""Evaluation on COCO keypoints: predictions mapped back to the image, COCO AP by pycocotools, and the
-Pearson correlation between the predicted confidence and the OKS to the ground truth (Table 4).
+"""Evaluation of every task: predictions mapped back to the image, then the task's metric. COCO: AP by
+pycocotools and the Pearson correlation between the predicted confidence and the OKS to the ground truth
+(Table 4). MPII: PCKh@0.5, PCKh@0.1 and AUC (Table 12), and the same correlation with each person's PCKh.
 
 The instance score of a person is the mean per-joint confidence (c = 1 - sigma_hat for regression, Eq. 9;
 the heatmap peak for the heatmap model) times the detection score, as top-down pipelines do.
@@ -12,18 +13,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data.coco import to_image_coordinates
 from .data.keypoints import OKS_SIGMAS
 
 COCO_STATS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 
 
-def predict_dataset(model, dataset, batch_size=32, flip=True, workers=0, device="cpu", progress=False):
-    """Run ``model`` on every box of a TopDownCOCO dataset; returns COCO results (list of dicts) and arrays.
+def predict_dataset(model, dataset, task, batch_size=32, flip=True, workers=0, device="cpu", progress=False):
+    """Run ``model`` on every box of a TopDown dataset of ``task``; returns results in COCO's form (a list of dicts).
 
-    Each result carries image_id, category_id 1, keypoints [x, y, c] * 17 in image pixels and the instance
-    score; ``ann_id`` (the annotation a ground-truth box came from, -1 for detections) is kept for the
-    confidence analysis, and ``finite`` says whether every number of the prediction is finite (a diverged
+    Each result carries image_id, category_id 1, keypoints [x, y, c] * K in image pixels and the instance
+    score; ``ann_id`` (the annotation a ground-truth box came from, -1 for detections; for MPII the
+    person's index) is kept for the confidence analysis, and ``finite`` says whether every number of the prediction is finite (a diverged
     model predicts NaN; ``evaluate`` counts such a prediction as a miss, never as a match).
     """
     from .models import predict
@@ -34,8 +34,8 @@ def predict_dataset(model, dataset, batch_size=32, flip=True, workers=0, device=
     results = []
     try:
         for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
-            out = predict(model, batch["image"].to(device), flip=flip)
-            joints = to_image_coordinates(out["joints"].double().cpu(), batch["crop_to_image"], dataset.cfg.input_size)
+            out = predict(model, batch["image"].to(device), task.layout.flip_pairs if flip else None)
+            joints = task.to_original(out["joints"].double().cpu(), batch["crop_to_image"], dataset.cfg.input_size)
             conf = out["confidence"].double().cpu().clamp(0, 1)
             for i in range(len(joints)):
                 kps = torch.cat([joints[i], conf[i, :, None]], -1).reshape(-1)
@@ -130,16 +130,95 @@ def confidence_oks(ann_file, results):
     return {"pearson": float(np.corrcoef(scores, sims)[0, 1]), "mean_oks": float(np.mean(sims))}
 
 
-def evaluate(model, dataset, ann_file, batch_size=32, flip=True, workers=0, device="cpu", progress=False):
-    """predict_dataset + coco_ap + confidence_oks: one dict of metrics, and the finite results.
+SC_BIAS = 0.6  # MPII's head segment: 0.6 of the head box's diagonal (the MPII evaluation code's constant)
+AUC_THRESHOLDS = np.arange(0, 51) / 100  # PCKh at 0, 0.01, ..., 0.5 head segments
+MPII_PARTS = {"head": (9,), "shoulder": (12, 13), "elbow": (11, 14), "wrist": (10, 15), "hip": (2, 3),
+              "knee": (1, 4), "ankle": (0, 5)}
+
+
+def head_sizes(keypoints, head_boxes):
+    """MPII's PCKh normalizer per person: 0.6 x the diagonal of the head box; without a box (mmpose's JSON of
+    MPII leaves it out) the distance from the upper neck to the head top, NaN if one of them is unlabelled."""
+    sizes = []
+    for kp, box in zip(keypoints, head_boxes):
+        if box is not None:
+            sizes.append(SC_BIAS * np.linalg.norm(np.asarray(box[2:]) - np.asarray(box[:2])))
+        elif kp[8, 2] > 0 and kp[9, 2] > 0:
+            sizes.append(np.linalg.norm(kp[9, :2] - kp[8, :2]))
+        else:
+            sizes.append(np.nan)
+    sizes = np.asarray(sizes, dtype=np.float64)
+    return np.where(sizes > 0, sizes, np.nan)  # a head of no size scores nothing
+
+
+def pckh(pred, gt, labelled, head_size):
+    """PCKh of predictions (N, K, 2) against ground truth (N, K, 2) as MPII's evaluation computes it.
+
+    A labelled joint is correct when its distance to the ground truth is at most t head segments
+    (``head_size``, (N,)). PCKh@0.5 and @0.1 and AUC (the mean of PCKh over t = 0, 0.01, ..., 0.5, Sun et al.'s
+    convention that the paper follows) count every labelled joint but the pelvis and the thorax (joints 6 and
+    7), as the MPII benchmark's mean does; per part at 0.5 too. Fractions in [0, 1]; a non-finite prediction
+    is a miss.
+    """
+    labelled = np.asarray(labelled, dtype=bool)
+    d = np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(gt, dtype=np.float64), axis=-1)
+    d = np.where(np.isfinite(d), d, np.inf) / np.asarray(head_size, dtype=np.float64)[:, None]
+    counted = labelled.copy()
+    counted[:, 6:8] = False
+    if not counted.any():
+        raise ValueError("PCKh: no labelled joint to score (all are unlabelled, or the pelvis and thorax only).")
+    at = lambda t, mask: float((d[mask] <= t).mean())
+    out = {"PCKh": at(0.5, counted), "PCKh@0.1": at(0.1, counted),
+           "AUC": float(np.mean([at(t, counted) for t in AUC_THRESHOLDS]))}
+    for part, joints in MPII_PARTS.items():
+        mask = np.zeros_like(labelled)
+        mask[:, list(joints)] = labelled[:, list(joints)]
+        out[f"PCKh_{part}"] = at(0.5, mask) if mask.any() else float("nan")
+    return out
+
+
+def mpii_scores(results, dataset):
+    """PCKh, PCKh@0.1, AUC and per part (``pckh``) of the results on an MPII dataset (one per person; a person
+    without a finite result counts as missed), and the Pearson correlation of the score with the person's PCKh."""
+    gt = np.stack([s["keypoints"] for s in dataset.samples])
+    sizes = head_sizes(gt, [s["head_box"] for s in dataset.samples])
+    pred = np.full(gt.shape[:2] + (2,), np.inf)
+    score = np.full(len(gt), np.nan)
+    for r in results:
+        pred[r["ann_id"]] = np.asarray(r["keypoints"], dtype=np.float64).reshape(-1, 3)[:, :2]
+        score[r["ann_id"]] = r["score"]
+    known = np.isfinite(sizes)
+    if not known.any():
+        raise ValueError(f"{dataset.ann_file}: no person has a head box or a labelled upper neck and head top, so "
+                         "PCKh has no scale; add head_box [x1, y1, x2, y2] to the people.")
+    metrics = pckh(pred[known], gt[known, :, :2], gt[known, :, 2] > 0, sizes[known])
+    metrics["head_size"] = "box" if all(s["head_box"] is not None for s in dataset.samples) else "neck-to-top"
+    metrics["unscored"] = int((~known).sum())
+    d = np.linalg.norm(pred - gt[..., :2], axis=-1) / sizes[:, None]
+    labelled = gt[..., 2] > 0
+    per_person = ((d <= 0.5) & labelled).sum(1) / np.maximum(labelled.sum(1), 1)
+    ok = known & np.isfinite(score) & labelled.any(1)
+    enough = ok.sum() > 1 and np.std(score[ok]) > 0 and np.std(per_person[ok]) > 0
+    metrics["pearson"] = float(np.corrcoef(score[ok], per_person[ok])[0, 1]) if enough else float("nan")
+    return metrics
+
+
+def coco_scores(results, dataset):
+    """COCO AP (``coco_ap``) and the confidence-OKS correlation (``confidence_oks``) of results on a COCO dataset."""
+    metrics = coco_ap(dataset.ann_file, results)
+    metrics.update(confidence_oks(dataset.ann_file, results))
+    return metrics
+
+
+def evaluate(model, dataset, task, batch_size=32, flip=True, workers=0, device="cpu", progress=False):
+    """predict_dataset + the task's scores (``task.score``): one dict of metrics, and the finite results.
 
     A prediction with a non-finite number is left out, so its person counts as missed; ``metrics["non_finite"]``
     says how many were (0 for a healthy model).
     """
-    results = predict_dataset(model, dataset, batch_size, flip, workers, device, progress)
+    results = predict_dataset(model, dataset, task, batch_size, flip, workers, device, progress)
     finite = [r for r in results if r["finite"]]
-    metrics = coco_ap(ann_file, finite)
-    metrics.update(confidence_oks(ann_file, finite))
+    metrics = task.score(finite, dataset)
     metrics["non_finite"] = len(results) - len(finite)
     return metrics, finite
 

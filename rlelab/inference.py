@@ -69,11 +69,12 @@ def check_box(box, width, height):
 
 
 @torch.no_grad()
-def predict_image(model, image, input_size, box=None, flip=True):
-    """Joints (17, 2) and sigma_hat (17, 2, None for heatmaps) in image pixels, confidence (17,), and the crop.
+def predict_image(model, image, input_size, box=None, flip_pairs=None):
+    """Joints (K, 2) and sigma_hat (K, 2, None for heatmaps) in image pixels, confidence (K,), and the crop.
 
     sigma_hat is predicted in units of the crop (section 3.3), so in pixels it is sigma_hat times the
-    crop's size; the confidence is c = 1 - sigma_hat (Eq. 9), averaged over x and y.
+    crop's size; the confidence is c = 1 - sigma_hat (Eq. 9), averaged over x and y. ``flip_pairs``: the
+    task's left/right joints, for the flip test (None: no flip test).
     """
     height, width = image.shape[:2]
     box = check_box(box if box is not None else [0, 0, width, height], width, height)
@@ -81,7 +82,7 @@ def predict_image(model, image, input_size, box=None, flip=True):
     m = affine_matrix(center, size, 0.0, input_size)
     tensor = torch.tensor(np.asarray(image)).permute(2, 0, 1).float() / 255
     crop = warp(tensor, m, input_size)
-    out = predict(model, normalize_images(crop)[None], flip=flip)
+    out = predict(model, normalize_images(crop)[None], flip_pairs)
     joints = to_image_coordinates(out["joints"][0].double(), torch.as_tensor(invert_affine(m)), input_size)
     sigma = None if out["sigma_hat"] is None else out["sigma_hat"][0].double() * torch.as_tensor(size)
     return {"joints": joints.numpy(), "sigma_px": None if sigma is None else sigma.numpy(),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .densities import LOG_Q, LOG_SQRT_2PI, gaussian_nll, laplace_nll
+from .densities import LOG_Q, LOG_SQRT_2PI, deviation, gaussian_nll, laplace_nll
 
 SIGMA_EPS = 1e-9
 
@@ -23,6 +23,11 @@ SIGMA_EPS = 1e-9
 def sigma_hat_from_logits(logits, eps=SIGMA_EPS):
     """sigma_hat = sigmoid(logits) + eps, in (0, 1) as in section 3.3."""
     return torch.sigmoid(logits) + eps
+
+
+def confidence(sigma_hat):
+    """c = 1 - sigma_hat, averaged over the coordinates of a joint (Eq. 9): shape (..., D) -> (...)."""
+    return 1 - sigma_hat.mean(-1)
 
 
 @dataclass
@@ -116,26 +121,33 @@ def dle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None):
     """Direct likelihood estimation (Fig. 2b, Eq. 5): -log P_phi(bar_mu) + sum_d log sigma_d."""
     mu_hat, sigma_hat, target, weight = _prepare("dle", mu_hat, sigma_hat, target, weight)
     _need_flow("dle", flow, mu_hat.shape[-1])
-    bar_mu = (target - mu_hat) / sigma_hat
-    return _reduce(-flow.log_prob(bar_mu) + torch.log(sigma_hat).sum(-1), weight)
+    bar_mu, log_sigma = deviation(mu_hat, sigma_hat, target)
+    return _reduce(-flow.log_prob(bar_mu) + log_sigma, weight)
+
+
+def _log_q_sum(q):
+    """Q of a point (..., D) as the product over coordinates: q a name of LOG_Q or a per-coordinate function."""
+    log_q = LOG_Q[q] if isinstance(q, str) else q
+    return lambda points: log_q(points).sum(-1)
 
 
 def log_s(flow, q="laplace", bound=5.0, n=None):
     """log s with s = 1 / int Q G_phi, by the Riemann sum of Eq. 16 on [-bound, bound]^D (Appendix E).
 
-    n subintervals per axis (default 1000 in 1-D, 64 in 2-D, 24 in 3-D): the flow runs n^D times.
+    n subintervals per axis (default 1000 in 1-D, 64 in 2-D, 24 in 3-D): the flow runs n^D times. ``q``: a name
+    of LOG_Q or a function giving log Q per coordinate (the official code's Q, in rlelab.toys).
     """
     n = n or {1: 1000, 2: 64}.get(flow.dim, 24)
     axis = torch.linspace(-bound, bound, n + 1, device=next(flow.parameters()).device)[1:]
     grid = torch.cartesian_prod(*[axis] * flow.dim).reshape(-1, flow.dim)
-    log_qg = LOG_Q[q](grid).sum(-1) + flow.log_prob(grid)
+    log_qg = _log_q_sum(q)(grid) + flow.log_prob(grid)
     return -(torch.logsumexp(log_qg, 0) + flow.dim * math.log(2 * bound / n))
 
 
 def rle_log_density(flow, bar_mu, q="laplace", bound=20.0, n=400):
     """log P_phi(bar_mu) = log Q(bar_mu) + log G_phi(bar_mu) + log s (Eq. 7): the density RLE learned,
     normalized by a fine Riemann sum (Eq. 16) over [-bound, bound]^D, for plotting and scoring."""
-    return LOG_Q[q](bar_mu).sum(-1) + flow.log_prob(bar_mu) + log_s(flow, q, bound, n)
+    return _log_q_sum(q)(bar_mu) + flow.log_prob(bar_mu) + log_s(flow, q, bound, n)
 
 
 def p_phi_moments(flow, q="laplace", n=None, samples=None):
@@ -148,7 +160,7 @@ def p_phi_moments(flow, q="laplace", n=None, samples=None):
     fixed grid learns to put mass between its points. Both are differentiable in the flow's parameters.
     """
     device = next(flow.parameters()).device
-    log_p = lambda g: flow.log_prob(g) + (LOG_Q[q](g).sum(-1) if q is not None else 0.0)
+    log_p = lambda g: flow.log_prob(g) + (_log_q_sum(q)(g) if q is not None else 0.0)
 
     def moments(points, log_w, log_cell):
         mass = torch.softmax(log_w, 0)[:, None]
@@ -158,7 +170,7 @@ def p_phi_moments(flow, q="laplace", n=None, samples=None):
     if samples:
         points = flow.sample(samples)
         log_g = flow.log_prob(points)  # its value cancels; its gradient is the score of the proposal G_phi
-        log_w = (LOG_Q[q](points).sum(-1) if q is not None else 0.0) + log_g - log_g.detach()
+        log_w = (_log_q_sum(q)(points) if q is not None else 0.0) + log_g - log_g.detach()
         return moments(points, log_w, -math.log(samples))
 
     n = n or {1: 1000, 2: 64}.get(flow.dim, 16)
@@ -175,31 +187,43 @@ def p_phi_moments(flow, q="laplace", n=None, samples=None):
     return moments(*grid(mean - 8 * std, mean + 8 * std, n))
 
 
-def density_grid(flow, q="laplace", n=201, standardize=False):
-    """The learned density of bar_mu on an n^D grid fitted to its mass: (axis, density, mean, std per coordinate).
+def density_grid(flow, q="laplace", n=201, standardize=False, samples=200_000):
+    """The learned density of bar_mu where its mass is: (axis, density, mean, std per coordinate).
 
-    P_phi = Q G_phi s (Eq. 7) for RLE, G_phi alone (q=None) for DLE (Eq. 5), normalized on the grid. Eq. 8
-    without log s leaves the scale of bar_mu free, so a trained flow may squeeze P_phi far below Q's unit
-    scale (sigma_hat grows to match). The error the model predicts for a joint then has std sigma_hat * std,
-    per coordinate. ``standardize``: the density a standardized RLE (``rle_loss(..., standardize=True)``)
-    uses, P_phi moved and scaled to mean 0 and std 1, over [-6, 6]^D.
+    P_phi = Q G_phi s (Eq. 7) for RLE, G_phi alone (q=None) for DLE (Eq. 5), normalized by s of
+    ``p_phi_moments``. Eq. 8 without log s leaves the scale of bar_mu free, so a trained flow may squeeze P_phi
+    far below Q's unit scale (sigma_hat grows to match). The error the model predicts for a joint then has std
+    sigma_hat * std, per coordinate. ``standardize``: the density a standardized RLE (``rle_loss(...,
+    standardize=True)``) uses, P_phi moved and scaled to mean 0 and std 1, over [-6, 6]^D.
+
+    In 1-D and 2-D the density is on an n^D grid; in 3-D and above it is the D marginals (D, n), histograms of
+    ``samples`` draws from G_phi weighted by Q (a 201^3 grid would run the flow 8 million times).
     """
-    _, mean, std = p_phi_moments(flow, q)
+    log_norm, mean, std = p_phi_moments(flow, q)
     if standardize:
-        axis = torch.linspace(-6, 6, n, device=mean.device)
-        grid = torch.cartesian_prod(*[axis] * flow.dim).reshape(-1, flow.dim)
-        points, log_jac = mean + std * grid, torch.log(std).sum()
+        bound, log_jac = 6.0, torch.log(std).sum()
+        to_bar_mu = lambda g: mean + std * g
+        out_mean, out_std = torch.zeros_like(mean), torch.ones_like(std)
     else:
-        bound = min(6.0, 8 * std.max().item())
-        axis = torch.linspace(-bound, bound, n, device=mean.device)
-        points = grid = torch.cartesian_prod(*[axis] * flow.dim).reshape(-1, flow.dim)
-        log_jac = 0.0
-    log_p = flow.log_prob(points) + (LOG_Q[q](points).sum(-1) if q is not None else 0.0) + log_jac
-    cell = (axis[1] - axis[0]) ** flow.dim
-    mass = torch.softmax(log_p, 0)
-    mean = (mass[:, None] * grid).sum(0)
-    std = (mass[:, None] * (grid - mean) ** 2).sum(0).sqrt()
-    return axis, (mass / cell).reshape([n] * flow.dim), mean, std
+        bound, log_jac = min(6.0, 8 * std.max().item()), 0.0
+        to_bar_mu = lambda g: g
+        out_mean, out_std = mean, std
+    axis = torch.linspace(-bound, bound, n, device=mean.device)
+    if flow.dim > 2:
+        points = flow.sample(samples)
+        weight = torch.softmax(_log_q_sum(q)(points), 0) if q is not None else torch.full((samples,), 1 / samples)
+        g = (points - mean) / std if standardize else points
+        step = (axis[1] - axis[0]).item()
+        bins = ((g + bound) / step + 0.5).floor().long()  # the nearest grid point
+        inside = (bins >= 0) & (bins < n)
+        marginals = torch.zeros(flow.dim, n, device=mean.device)
+        for d in range(flow.dim):
+            marginals[d].index_add_(0, bins[inside[:, d], d], weight[inside[:, d]])
+        return axis, marginals / step, out_mean, out_std
+    grid = torch.cartesian_prod(*[axis] * flow.dim).reshape(-1, flow.dim)
+    points = to_bar_mu(grid)
+    log_p = flow.log_prob(points) + (_log_q_sum(q)(points) if q is not None else 0.0) + log_norm + log_jac
+    return axis, log_p.exp().reshape([n] * flow.dim), out_mean, out_std
 
 
 RLE_VARIANTS = ("paper", "official", "mmpose")
@@ -241,9 +265,8 @@ def rle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None, q="laplace", 
     mu_hat, sigma_hat, target, weight = _prepare("rle", mu_hat, sigma_hat, target, weight)
     dim = mu_hat.shape[-1]
     _need_flow("rle", flow, dim)
-    bar_mu = (target - mu_hat) / sigma_hat  # the deviation, Fig. 2c
+    bar_mu, log_sigma = deviation(mu_hat, sigma_hat, target)  # Fig. 2c; log|det d bar_mu / d mu_g|^-1, Eq. 5
     log_g = None if standardize else flow.log_prob(bar_mu)  # log G_phi(bar_mu), Eq. 7
-    log_sigma = torch.log(sigma_hat).sum(-1)  # log|det d bar_mu / d mu_g|^-1, Eq. 5
     if standardize:
         if variant != "paper":
             raise ValueError(f"rle loss: standardize=True is a reading of Eq. 8 (variant='paper'), not of {variant!r}.")
@@ -270,4 +293,5 @@ LOSSES = {
     "dle": dle_loss,
     "rle": rle_loss,
 }
-FLOW_LOSSES = ("flow", "dle", "rle")
+FLOW_LOSSES = ("flow", "dle", "rle")  # the losses that train a flow beside the model
+SIGMA_LOSSES = ("gaussian", "laplace", "flow", "dle", "rle")  # those that give sigma_hat a meaning (L1, L2 ignore it)

@@ -15,10 +15,10 @@ from torch import distributions as D
 from torch import nn
 from tqdm.auto import tqdm
 
-from .densities import LOG_Q, location_scale_nll, location_scale_nll_joint
+from .densities import LOG_Q, deviation, location_scale_nll, location_scale_nll_joint
 from .files import atomic_write
 from .flows import make_flow
-from .losses import FLOW_LOSSES, LOSSES, p_phi_moments, sigma_hat_from_logits
+from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, p_phi_moments, rle_log_density, sigma_hat_from_logits
 
 LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "correlated")
 FIT_LOSSES = tuple(LOSSES) + ("oracle",)
@@ -159,7 +159,7 @@ class Fit:
         """The learned conditional log p_hat(y | x) (L1 / L2: Laplace / Gaussian with a constant sigma)."""
         c = self.config
         mu_hat, sigma_hat = self.model(x)
-        if c.loss in ("l1", "l2"):
+        if c.loss not in SIGMA_LOSSES and c.loss != "oracle":  # L1 / L2
             sigma_hat = self.const_sigma.expand_as(mu_hat)
         if c.loss == "oracle":
             return -location_scale_nll_joint(self.world.noise.log_prob, mu_hat, sigma_hat, y)
@@ -169,8 +169,7 @@ class Fit:
         if c.loss == "flow":  # the basic design's density, Eq. 4
             z, log_det = self.flow.inverse(y)
             return -location_scale_nll(LOG_Q["gaussian"], mu_hat, sigma_hat, z).sum(-1) + log_det
-        bar_mu = (y - mu_hat) / sigma_hat
-        log_sigma = torch.log(sigma_hat).sum(-1)
+        bar_mu, log_sigma = deviation(mu_hat, sigma_hat, y)
         if c.loss == "dle":
             return self.flow.log_prob(bar_mu) - log_sigma
         return self.rle_log_density(bar_mu) - log_sigma
@@ -179,20 +178,18 @@ class Fit:
     def rle_log_density(self, bar_mu):
         """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), with s by a fine Riemann sum; standardized
         (``standardize``): P_phi moved and scaled to mean 0 and std 1, as the loss read it."""
-        log_qg = lambda b: self._log_q(b) + self.flow.log_prob(b)
         if self.config.standardize:
             log_norm, m, a = p_phi_moments(self.flow, self.config.q, n=4000 if self.config.dim == 1 else 256)
-            return log_qg(m + a * bar_mu) + log_norm + torch.log(a).sum()
+            y = m + a * bar_mu
+            return self._log_q(y).sum(-1) + self.flow.log_prob(y) + log_norm + torch.log(a).sum()
         bound, n = (40.0, 8000) if self.config.dim == 1 else (20.0, 400)
-        axis = torch.linspace(-bound, bound, n + 1)[1:]
-        grid = torch.cartesian_prod(*[axis] * self.config.dim).reshape(-1, self.config.dim)
-        log_s = -(torch.logsumexp(log_qg(grid), 0) + self.config.dim * math.log(2 * bound / n))
-        return log_qg(bar_mu) + log_s
+        return rle_log_density(self.flow, bar_mu, self._log_q, bound, n)
 
     def _log_q(self, bar_mu):
+        """log Q per coordinate, as the loss's variant has it."""
         if self.config.variant == "official":  # its Q is exp(-|bar_mu| / sqrt 2) up to a constant
-            return (-bar_mu.abs() / math.sqrt(2)).sum(-1)
-        return LOG_Q[self.config.q](bar_mu).sum(-1)
+            return -bar_mu.abs() / math.sqrt(2)
+        return LOG_Q[self.config.q](bar_mu)
 
     @torch.no_grad()
     def evaluate(self, n=None, seed=10_000):
@@ -211,8 +208,8 @@ class Fit:
         """
         x, y = self.world.sample(n, seed=seed)
         mu_hat, sigma_hat = self.model(x)
-        learned = ranked and self.config.loss not in ("l1", "l2")
-        score = 1 - sigma_hat.mean(-1) if learned else torch.ones(n)
+        learned = ranked and (self.config.loss in SIGMA_LOSSES or self.config.loss == "oracle")
+        score = confidence(sigma_hat) if learned else torch.ones(n)
         return keypoint_ap(y, mu_hat, score, tau)
 
     @torch.no_grad()

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from rlelab.data.keypoints import COCO
 from rlelab.inference import predict_image, read_image
 from rlelab.models import build_model
 
@@ -90,7 +91,7 @@ def test_predict_image_maps_sigma_to_pixels():
     model = build_model("regression", "resnet18").eval()
     image = read_image(SAMPLES[0].read_bytes())
     h, w = image.shape[:2]
-    pred = predict_image(model, image, (64, 48), box=[-10, -10, w + 50, h + 50])
+    pred = predict_image(model, image, (64, 48), box=[-10, -10, w + 50, h + 50], flip_pairs=COCO.flip_pairs)
     assert pred["box"] == [0, 0, w, h]  # clipped to the picture
     # an untrained model predicts near the box centre; the crop is the box enlarged to 3:4 and by 1.25
     crop_w, crop_h = max(w, 0.75 * h) * 1.25, max(h, w / 0.75) * 1.25

@@ -60,9 +60,10 @@ def test_dle_with_identity_flow_is_gaussian_nll():
                           LOSSES["gaussian"](mu, sigma, target).per_joint, atol=1e-4)
 
 
-def test_rle_paper_formula_eq8():
-    mu, sigma, target = batch()
-    flow = identity_flow()
+@pytest.mark.parametrize("d", [2, 3])
+def test_rle_paper_formula_eq8(d):
+    mu, sigma, target = batch(d=d)
+    flow = identity_flow(d)
     bar_mu = (target - mu) / sigma
     log_g = D.Normal(0.0, 1.0).log_prob(bar_mu).sum(-1)
     for q, dist in [("gaussian", D.Normal(0.0, 1.0)), ("laplace", D.Laplace(0.0, 1.0))]:
@@ -113,6 +114,7 @@ def all_losses(mu, sigma, target, flow):
                 for q in ("gaussian", "laplace"):
                     yield f"rle-{variant}-{q}", fn(mu, sigma, target, flow=flow, variant=variant, q=q)
             yield "rle-log-s", fn(mu, sigma, target, flow=flow, with_log_s=True)
+            yield "rle-standardized", fn(mu, sigma, target, flow=flow, standardize=True)
         elif name in ("flow", "dle"):
             yield name, fn(mu, sigma, target, flow=flow)
         else:
@@ -166,3 +168,48 @@ def test_density_grid_measures_the_learned_density():
         flow_like = type("F", (), {"dim": 2, "log_prob": staticmethod(squeezed), "parameters": flow.parameters})
         _, _, _, std_s = density_grid(flow_like, q=None)
         assert std_s.tolist() == pytest.approx([0.05, 0.05], rel=0.03)  # the fine pass finds a squeezed density
+
+
+def test_every_loss_runs_on_3d_joints():
+    # Human3.6M's joints have D = 3: every loss, variant and the standardized RLE take (B, K, 3) with a 3-D flow,
+    # give one term per joint and a gradient to mu_hat, sigma_hat and the flow; Gaussian and Laplace sum 3 coordinates
+    torch.manual_seed(0)
+    flow = RealNVP(3)
+    mu, sigma, target = batch(n=4, d=3)
+    mu.requires_grad_(True)
+    logits = torch.logit(sigma - 1e-9).detach().requires_grad_(True)
+    sigma = sigma_hat_from_logits(logits)
+    for name, out in all_losses(mu, sigma, target, flow):
+        assert out.per_joint.shape == (4, 17) and torch.isfinite(out.loss), name
+        grads = torch.autograd.grad(out.loss, [mu, logits] + list(flow.parameters()), allow_unused=True, retain_graph=True)
+        assert grads[0] is not None and grads[0].abs().sum() > 0, name
+        if name not in ("l1", "l2"):
+            assert grads[1].abs().sum() > 0, name
+        if name.startswith(("rle", "dle", "flow")):
+            assert any(g is not None and g.abs().sum() > 0 for g in grads[2:]), name
+    by_coordinate = sum(gaussian_nll(mu[..., i], sigma[..., i], target[..., i]) for i in range(3))
+    assert torch.allclose(LOSSES["gaussian"](mu, sigma, target).per_joint, by_coordinate, atol=1e-5)
+
+
+def test_log_s_in_3d_matches_closed_form():
+    # G = N(0, I_3), Q Gaussian: log s = 3 log(2 sqrt(pi)); the midpoint rule on [-5, 5] with 24 cells per axis
+    # is exact for a Gaussian to ~1e-9 (its error falls like exp(-2 pi^2 / h^2), h = 10/24 std)
+    assert log_s(identity_flow(3), "gaussian").item() == pytest.approx(3 * math.log(2 * math.sqrt(math.pi)), abs=1e-5)
+
+
+def test_density_grid_of_a_3d_flow_is_marginals():
+    # a 3-D flow's learned density comes as its 3 marginals from weighted draws, not a 201^3 grid: each integrates to
+    # 1 and, for G = N(0, I) and Q Gaussian (P_phi = N(0, I/2)), has the std 1/sqrt(2) up to the draws' noise
+    from rlelab.losses import density_grid
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        axis, marginals, mean, std = density_grid(identity_flow(3), q="gaussian", samples=200_000)
+    step = (axis[1] - axis[0]).item()
+    assert marginals.shape == (3, 201)
+    assert (marginals.sum(1) * step).tolist() == pytest.approx([1.0] * 3, abs=1e-6)  # no mass beyond 8 std
+    centres = (marginals * axis).sum(1) * step
+    spread = ((marginals * axis**2).sum(1) * step - centres**2).sqrt()
+    # std 0.707 binned at step 0.057 (Sheppard: + step^2 / 12 in variance); the weighted draws' noise ~ 0.003
+    assert spread.tolist() == pytest.approx([2 ** -0.5] * 3, abs=0.01)
+    assert std.tolist() == pytest.approx([2 ** -0.5] * 3, abs=1e-4)  # the grid moments of p_phi_moments

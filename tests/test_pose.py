@@ -16,7 +16,10 @@ from rlelab.data.synthpose import generate
 from rlelab.evaluate import coco_ap, confidence_oks, evaluate, oks
 from rlelab.models import build_model, complexity, unflip
 from rlelab.models.heatmap import decode_heatmaps
-from rlelab.train import batch_loss, load_checkpoint, load_config, make_config, train
+from rlelab.checkpoints import load_checkpoint
+from rlelab.config import load_config, make_config
+from rlelab.tasks import COCO
+from rlelab.train import batch_loss, train
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
@@ -94,7 +97,7 @@ def test_unflip_inverts_the_crop_flip():
     for a, b in FLIP_PAIRS:  # a mirrored crop names the left joints right
         mirrored[[a, b]] = mirrored[[b, a]]
     norm = lambda p: torch.tensor(p / [96, 128] - 0.5)[None]
-    assert torch.allclose(unflip(norm(mirrored), 96), norm(plain), atol=1e-9)
+    assert torch.allclose(unflip(norm(mirrored), 96, FLIP_PAIRS), norm(plain), atol=1e-9)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def test_a_diverged_model_scores_zero_never_one(synth):
     ann, images = coco_paths(synth, "val")
     data = TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE))
     for head in ("regression", "heatmap"):
-        metrics, results = evaluate(diverged(head), data, ann, flip=False)
+        metrics, results = evaluate(diverged(head), data, COCO, flip=False)
         # pycocotools takes a NaN OKS for a match (NaN < t is False): these used to score AP 1.0
         assert metrics["AP"] == 0.0 and metrics["non_finite"] == len(data) and results == [], head
     with pytest.raises(ValueError, match="result 0 .* not finite"):
@@ -194,7 +197,7 @@ def overfit_one_batch(synth, tmp_path, head, seed, steps=100):
     model = build_model(head, "resnet18", flow=head == "regression")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if head == "regression" else None
-    before = evaluate(model, data, ann, flip=False)[0]
+    before = evaluate(model, data, COCO, flip=False)[0]
     losses = []
     for _ in range(steps):
         loss, _, _ = batch_loss(model, batch, cfg, 1)
@@ -205,7 +208,7 @@ def overfit_one_batch(synth, tmp_path, head, seed, steps=100):
             schedule.step()
         losses.append(loss.item())
     model.eval()  # batch statistics of one batch: evaluate the running statistics as a trained model would
-    return losses[0], losses[-1], before, evaluate(model, data, ann, flip=False)[0]
+    return losses[0], losses[-1], before, evaluate(model, data, COCO, flip=False)[0]
 
 
 @pytest.mark.float_sensitive

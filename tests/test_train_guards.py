@@ -15,7 +15,8 @@ import yaml
 from rlelab.data.coco import TopDownCOCO, coco_paths
 from rlelab.data.synthpose import generate
 from rlelab.files import TEMP_SUFFIX
-from rlelab.train import claim_run_folder, load_config, make_config, train
+from rlelab.config import load_config, make_config
+from rlelab.train import claim_run_folder, train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,9 @@ from rlelab.data.synthpose import generate
 from rlelab.losses import p_phi_moments, rle_loss
 from rlelab.flows import make_flow
 from rlelab.models import build_model
-from rlelab.train import amp_dtype, learning_rate, load_checkpoint, make_config, train
+from rlelab.checkpoints import load_checkpoint
+from rlelab.config import make_config
+from rlelab.train import amp_dtype, learning_rate, train
 
 
 @pytest.fixture(scope="module")

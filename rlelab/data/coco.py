@@ -1,10 +1,11 @@
-"""Top-down COCO keypoint data: any COCO person-keypoints JSON plus its image folder.
+"""Top-down keypoint data: the crop of one person box per sample, and COCO's person-keypoints files.
 
-Reads the real COCO 2017 layout, SynthPose and the real samples alike. Each person box (ground truth or
-detections) is cropped by an affine transform to the input size, augmented as SimpleBaseline does
-(scale, rotation, flip with COCO's flip pairs, half body), and returned with normalized joint
-coordinates and visibility for regression, Gaussian heatmaps for the heatmap baseline, and the affine
-map back to the original image for evaluation.
+``TopDown`` is what every 2-D task shares: each person box (ground truth or detections) is cropped by an
+affine transform to the input size, augmented as SimpleBaseline does (scale, rotation, flip with the layout's
+flip pairs, half body), and returned with normalized joint coordinates and visibility for regression,
+Gaussian heatmaps for the heatmap baseline, and the affine map back to the original image for evaluation.
+``TopDownCOCO`` reads any COCO person-keypoints JSON plus its image folder: the real COCO 2017 layout,
+SynthPose and the real samples alike (``rlelab.data.mpii`` reads MPII's).
 """
 import json
 import math
@@ -18,11 +19,10 @@ import torch
 from torch.nn import functional as F
 from torchvision.io import ImageReadMode, decode_image
 
-from .keypoints import FLIP_PAIRS
+from .keypoints import COCO
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-UPPER_BODY, LOWER_BODY = list(range(11)), list(range(11, 17))  # nose ... wrists; hips ... ankles
 
 
 @dataclass
@@ -127,62 +127,16 @@ def _check_detection(det, i, path):
                          "COCO boxes are [x, y, width, height].")
 
 
-class TopDownCOCO(torch.utils.data.Dataset):
-    """One sample per person box. ``detections``: a COCO results file of person boxes (else ground truth)."""
+class TopDown(torch.utils.data.Dataset):
+    """One sample per person box: ``samples`` are dicts of image_id, box [x, y, w, h], score, ann_id and
+    keypoints (K, 3) (x, y, labelled) in image pixels; ``images`` maps an image id to its dict (file_name)."""
 
-    def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0):
+    def __init__(self, layout, samples, images, image_dir, ann_file, config=None, seed=0):
+        self.layout, self.samples, self.images = layout, samples, images
+        self.image_dir, self.ann_file = image_dir, ann_file
         self.cfg = config or TopDownConfig()
-        self.image_dir = image_dir
         self.seed = seed
         self.epoch = 0
-        coco = _load_json(ann_file, "keypoint annotation file")
-        for field in ("images", "annotations"):
-            if field not in coco:
-                raise ValueError(f"{ann_file}: no '{field}' field; is it a COCO keypoint annotation file?")
-        self.images = {im["id"]: im for im in coco["images"]}
-        self.samples = []
-        if detections is None:
-            for ann in coco["annotations"]:
-                if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1:
-                    continue
-                kp = ann.get("keypoints")
-                if kp is None or len(kp) != 51:
-                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {0 if kp is None else len(kp)} "
-                                     "keypoint values; COCO person keypoints need 17 x (x, y, v) = 51.")
-                if not (np.isfinite(np.asarray(kp, dtype=np.float64)).all() and len(ann["bbox"]) == 4
-                        and np.isfinite(np.asarray(ann["bbox"], dtype=np.float64)).all()):
-                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} (image {ann.get('image_id')}) has a keypoint "
-                                     "or box value that is not a finite number; fix or remove it.")
-                x, y, w, h = ann["bbox"]
-                if w < 1 or h < 1 or max(kp[2::3]) == 0:
-                    if w < 1 or h < 1:
-                        warnings.warn(f"{ann_file}: annotation {ann.get('id')} has an empty box {ann['bbox']}; skipped.")
-                    continue  # COCO's own top-down pipelines skip boxes without labelled joints too
-                self.samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
-                                     "keypoints": np.array(kp, dtype=np.float64).reshape(17, 3)})
-        else:
-            dets = _load_json(detections, "detection results file")
-            if not isinstance(dets, list):
-                raise ValueError(f"{detections}: a COCO detection results file is a list of boxes, got {type(dets).__name__}.")
-            tiny = 0
-            for i, det in enumerate(dets):
-                _check_detection(det, i, detections)
-                if det.get("category_id", 1) != 1 or det["score"] < self.cfg.det_score_threshold:
-                    continue
-                if det["bbox"][2] < 1 or det["bbox"][3] < 1:
-                    tiny += 1
-                    continue
-                self.samples.append({"image_id": det["image_id"], "box": det["bbox"], "score": det["score"],
-                                     "ann_id": -1, "keypoints": np.zeros((17, 3))})
-            if tiny:
-                warnings.warn(f"{detections}: {tiny} person boxes narrower or lower than 1 pixel skipped.")
-        missing = {s["image_id"] for s in self.samples} - set(self.images)
-        if missing:
-            raise ValueError(f"{ann_file}: boxes refer to image ids {sorted(missing)[:5]} that are not in 'images'.")
-        twice = sorted((i for i, n in Counter(a.get("id") for a in coco["annotations"]).items() if n > 1), key=str)
-        if twice:
-            twice = twice[:5]
-            raise ValueError(f"{ann_file}: annotation ids {twice} are used more than once; each annotation needs its own id.")
         absent = [i for i in sorted({s["image_id"] for s in self.samples})
                   if not os.path.isfile(os.path.join(image_dir, self.images[i]["file_name"]))]
         if absent:
@@ -219,7 +173,7 @@ class TopDownCOCO(torch.utils.data.Dataset):
         image = warp(self.load_image(s["image_id"]), m, cfg.input_size)
         crop_joints = apply_affine(m, joints)
         if flip:
-            for a, b in FLIP_PAIRS:
+            for a, b in self.layout.flip_pairs:
                 crop_joints[[a, b]] = crop_joints[[b, a]]
                 vis[[a, b]] = vis[[b, a]]
         inside = (crop_joints[:, 0] >= 0) & (crop_joints[:, 0] <= w - 1) & (crop_joints[:, 1] >= 0) & (crop_joints[:, 1] <= h - 1)
@@ -237,13 +191,70 @@ class TopDownCOCO(torch.utils.data.Dataset):
         return sample
 
     def _half_body(self, rng, joints, vis, aspect):
-        part = UPPER_BODY if rng.random() < 0.5 else LOWER_BODY
+        part = self.layout.upper_body if rng.random() < 0.5 else self.layout.lower_body
         chosen = [j for j in part if vis[j] > 0]
         if len(chosen) < 2:
             return None
         pts = joints[chosen]
         lo, hi = pts.min(0), pts.max(0)
         return box_to_center_scale([lo[0], lo[1], max(hi[0] - lo[0], 1), max(hi[1] - lo[1], 1)], aspect, 1.5)
+
+
+class TopDownCOCO(TopDown):
+    """One sample per person box of a COCO keypoints file. ``detections``: a COCO results file of person boxes
+    (else ground truth)."""
+
+    def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0):
+        config = config or TopDownConfig()
+        coco = _load_json(ann_file, "keypoint annotation file")
+        for field in ("images", "annotations"):
+            if field not in coco:
+                raise ValueError(f"{ann_file}: no '{field}' field; is it a COCO keypoint annotation file?")
+        images = {im["id"]: im for im in coco["images"]}
+        samples = []
+        if detections is None:
+            for ann in coco["annotations"]:
+                if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1:
+                    continue
+                kp = ann.get("keypoints")
+                if kp is None or len(kp) != 51:
+                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {0 if kp is None else len(kp)} "
+                                     "keypoint values; COCO person keypoints need 17 x (x, y, v) = 51.")
+                if not (np.isfinite(np.asarray(kp, dtype=np.float64)).all() and len(ann["bbox"]) == 4
+                        and np.isfinite(np.asarray(ann["bbox"], dtype=np.float64)).all()):
+                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} (image {ann.get('image_id')}) has a keypoint "
+                                     "or box value that is not a finite number; fix or remove it.")
+                x, y, w, h = ann["bbox"]
+                if w < 1 or h < 1 or max(kp[2::3]) == 0:
+                    if w < 1 or h < 1:
+                        warnings.warn(f"{ann_file}: annotation {ann.get('id')} has an empty box {ann['bbox']}; skipped.")
+                    continue  # COCO's own top-down pipelines skip boxes without labelled joints too
+                samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
+                                "keypoints": np.array(kp, dtype=np.float64).reshape(17, 3)})
+        else:
+            dets = _load_json(detections, "detection results file")
+            if not isinstance(dets, list):
+                raise ValueError(f"{detections}: a COCO detection results file is a list of boxes, got {type(dets).__name__}.")
+            tiny = 0
+            for i, det in enumerate(dets):
+                _check_detection(det, i, detections)
+                if det.get("category_id", 1) != 1 or det["score"] < config.det_score_threshold:
+                    continue
+                if det["bbox"][2] < 1 or det["bbox"][3] < 1:
+                    tiny += 1
+                    continue
+                samples.append({"image_id": det["image_id"], "box": det["bbox"], "score": det["score"],
+                                "ann_id": -1, "keypoints": np.zeros((17, 3))})
+            if tiny:
+                warnings.warn(f"{detections}: {tiny} person boxes narrower or lower than 1 pixel skipped.")
+        missing = {s["image_id"] for s in samples} - set(images)
+        if missing:
+            raise ValueError(f"{ann_file}: boxes refer to image ids {sorted(missing)[:5]} that are not in 'images'.")
+        twice = sorted((i for i, n in Counter(a.get("id") for a in coco["annotations"]).items() if n > 1), key=str)
+        if twice:
+            twice = twice[:5]
+            raise ValueError(f"{ann_file}: annotation ids {twice} are used more than once; each annotation needs its own id.")
+        super().__init__(COCO, samples, images, image_dir, ann_file, config, seed)
 
 
 def to_image_coordinates(joints, crop_to_image, input_size):

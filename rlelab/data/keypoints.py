@@ -1,5 +1,24 @@
-"""COCO's 17 person keypoints: names, skeleton, flip pairs and the per-keypoint OKS sigmas."""
+"""The joints of each data set: names, skeleton, flip pairs, the halves of the body for half-body augmentation,
+and COCO's per-keypoint OKS sigmas."""
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The joints of one data set, 0-based."""
+    name: str
+    keypoints: tuple  # joint names, in the data set's order
+    skeleton: tuple  # pairs of joints drawn as limbs
+    flip_pairs: tuple  # (left, right) pairs swapped by a horizontal flip
+    upper_body: tuple  # half-body augmentation: the joints of each half
+    lower_body: tuple
+
+    @property
+    def num_joints(self):
+        return len(self.keypoints)
+
 
 COCO_KEYPOINTS = [
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -14,3 +33,17 @@ FLIP_PAIRS = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 
 OKS_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
 PERSON_CATEGORY = {"supercategory": "person", "id": 1, "name": "person",
                    "keypoints": COCO_KEYPOINTS, "skeleton": COCO_SKELETON}
+COCO = Layout("coco", tuple(COCO_KEYPOINTS), tuple((a - 1, b - 1) for a, b in COCO_SKELETON), tuple(FLIP_PAIRS),
+              upper_body=tuple(range(11)), lower_body=tuple(range(11, 17)))  # nose ... wrists; hips ... ankles
+
+# MPII's 16 joints in the order of its annotations (and of mmpose's JSON form of them)
+MPII_KEYPOINTS = [
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+    "left_wrist",
+]
+MPII = Layout("mpii", tuple(MPII_KEYPOINTS),
+              skeleton=((0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (7, 12), (12, 11),
+                        (11, 10), (7, 13), (13, 14), (14, 15)),
+              flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
+              upper_body=(7, 8, 9, 10, 11, 12, 13, 14, 15), lower_body=(0, 1, 2, 3, 4, 5, 6))

@@ -1,12 +1,14 @@
-"""SynthPose: procedurally drawn people written in the exact COCO person-keypoints layout.
+"""SynthPose: procedurally drawn people written in the exact COCO person-keypoints layout, or MPII's.
 
-    python -m rlelab synthpose --out DIR --n-train N --n-val M --size 256x192 --seed S
+    python -m rlelab synthpose --out DIR --n-train N --n-val M --size 256x192 --seed S [--layout mpii]
 
 writes DIR/annotations/person_keypoints_{train,val}.json, DIR/images/{train,val}/*.jpg,
 DIR/annotations/person_detections_{train,val}.json (COCO results format, jittered boxes with
 scores) and DIR/annotations/truth_{train,val}.json: the clean joints and the per-keypoint scale
 of the annotator noise actually added, drawn from a known law (default Student-t, nu = 3, wider
-for occluded joints), so that a learned density can be held against the real one.
+for occluded joints), so that a learned density can be held against the real one. ``--layout mpii`` draws
+the same people and writes DIR/annotations/mpii_{train,val}.json instead (mmpose's JSON form of MPII: 16 joints,
+joints_vis, center, scale, and each head's box for PCKh; 1-based coordinates as MPII's) and truth_{split}.json.
 """
 import json
 import math
@@ -22,7 +24,16 @@ from ..files import atomic_write
 from .keypoints import OKS_SIGMAS, PERSON_CATEGORY
 
 NOISE_LAWS = ("gaussian", "laplace", "student_t")
+LAYOUTS = ("coco", "mpii")
 J = {name: i for i, name in enumerate(PERSON_CATEGORY["keypoints"])}
+# MPII's joints from COCO's and the body's own points (pelvis, thorax, upper neck, head top), and the OKS-like
+# constant of each for the annotator noise: COCO's for the shared joints, a hip's, a shoulder's and an ear's else
+MPII_FROM = [J["right_ankle"], J["right_knee"], J["right_hip"], J["left_hip"], J["left_knee"], J["left_ankle"],
+             "pelvis", "thorax", "upper_neck", "head_top", J["right_wrist"], J["right_elbow"], J["right_shoulder"],
+             J["left_shoulder"], J["left_elbow"], J["left_wrist"]]
+MPII_SIGMAS = np.array([OKS_SIGMAS[j] if isinstance(j, int) else {"pelvis": OKS_SIGMAS[J["left_hip"]],
+                        "thorax": OKS_SIGMAS[J["left_shoulder"]]}.get(j, OKS_SIGMAS[J["left_ear"]]) for j in MPII_FROM])
+HEAD_RX, HEAD_RY = 0.075, 0.075 * 1.1  # the head's ellipse, in body units
 
 
 @dataclass
@@ -118,9 +129,8 @@ def _draw_person(draw, pose, to_px, scale, colors):
     draw.polygon([pt(p) for p in torso], fill=colors["torso"])
     limb(pose["neck"], pose["pelvis"], 0.11, colors["torso"])
     limb(pose["neck"], pose["head"], 0.04, colors["skin"])
-    r = 0.075 * scale
     x, y = pt(pose["head"])
-    draw.ellipse([x - r, y - r * 1.1, x + r, y + r * 1.1], fill=colors["skin"])
+    draw.ellipse([x - HEAD_RX * scale, y - HEAD_RY * scale, x + HEAD_RX * scale, y + HEAD_RY * scale], fill=colors["skin"])
     if far:
         leg(near)
         arm(near)
@@ -192,7 +202,13 @@ def render_image(rng, cfg):
         img = _texture(rng, img, body)
         draw = ImageDraw.Draw(img)
         owner[body] = p
-        people.append({"k": to_px(pose["k"]), "scale": scale, "hidden_side": pose["hidden_side"]})
+        hup = (pose["head"] - pose["neck"]) / np.linalg.norm(pose["head"] - pose["neck"])
+        body_points = {"pelvis": pose["pelvis"], "thorax": pose["neck"], "upper_neck": pose["head"] - 0.07 * hup,
+                       "head_top": pose["head"] + HEAD_RY * hup}  # what MPII labels beside COCO's joints
+        hx, hy = to_px(pose["head"])
+        people.append({"k": to_px(pose["k"]), "scale": scale, "hidden_side": pose["hidden_side"],
+                       "body": {name: to_px(q) for name, q in body_points.items()},
+                       "head_box": [hx - HEAD_RX * scale, hy - HEAD_RY * scale, hx + HEAD_RX * scale, hy + HEAD_RY * scale]})
     occluders = []
     if rng.random() < cfg.occluder_prob:
         for _ in range(rng.integers(1, 3)):
@@ -204,35 +220,46 @@ def render_image(rng, cfg):
             getattr(ImageDraw.Draw(mask), shape)(box, fill=255)
             owner[np.asarray(mask) > 0] = -1
             occluders.append({"shape": shape, "box": box})
-    for p, person in enumerate(people):
-        k = person["k"]
+    def visibility(k, p):  # 0 outside the image, 1 covered, 2 seen
         inside = (k[:, 0] >= 0) & (k[:, 0] <= w - 1) & (k[:, 1] >= 0) & (k[:, 1] <= h - 1)
         xi, yi = np.clip(k[:, 0].round().astype(int), 0, w - 1), np.clip(k[:, 1].round().astype(int), 0, h - 1)
-        v = np.where(inside, np.where(owner[yi, xi] == p, 2, 1), 0)
+        return np.where(inside, np.where(owner[yi, xi] == p, 2, 1), 0)
+
+    for p, person in enumerate(people):
+        v = visibility(person["k"], p)
         if person["hidden_side"]:  # the far eye and ear hide behind the head
             for name in ("eye", "ear"):
                 j = J[f"{person['hidden_side']}_{name}"]
                 v[j] = min(v[j], 1)
         person["v"] = v
+        person["body_v"] = dict(zip(person["body"], visibility(np.array(list(person["body"].values())), p)))
         person["visible_pixels"] = np.argwhere(owner == p)
     return img, people, occluders
 
 
-def _noise_scale_px(person, cfg):
-    scale = cfg.noise_scale * OKS_SIGMAS * person["scale"]
-    return np.where(person["v"] == 1, cfg.occluded_factor * scale, scale)
+def _noise_scale_px(person, cfg, sigmas=OKS_SIGMAS, v=None):
+    v = person["v"] if v is None else v
+    scale = cfg.noise_scale * sigmas * person["scale"]
+    return np.where(v == 1, cfg.occluded_factor * scale, scale)
+
+
+def mpii_joints(person):
+    """A drawn person's 16 MPII joints (16, 2) in pixels and their visibility (0 outside, 1 covered, 2 seen)."""
+    k = np.array([person["k"][j] if isinstance(j, int) else person["body"][j] for j in MPII_FROM])
+    v = np.array([person["v"][j] if isinstance(j, int) else person["body_v"][j] for j in MPII_FROM])
+    return k, v
 
 
 def _write_json(path, obj):
     atomic_write(path, lambda f: json.dump(obj, f), binary=False)
 
 
-def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False):
-    """Write one split under root; returns the number of person annotations."""
+def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False, layout="coco"):
+    """Write one split under root in ``layout`` (coco or mpii); returns the number of person annotations."""
     from tqdm.auto import tqdm
 
     os.makedirs(os.path.join(root, "images", split), exist_ok=True)
-    images, anns, dets, truth_anns, truth_images = [], [], [], [], []
+    images, anns, dets, truth_anns, truth_images, mpii = [], [], [], [], [], []
     for i in tqdm(range(n_images), desc=f"synthpose {split}", disable=not progress):
         image_id = first_id + i
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, i])
@@ -247,6 +274,9 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
             ann_id = len(anns) + first_id
             y0, x0 = pix.min(0)
             y1, x1 = pix.max(0) + 1
+            if layout == "mpii":
+                _add_mpii_person(rng, cfg, person, name, (x0, y0, x1, y1), mpii, truth_anns)
+                continue
             scale_px = _noise_scale_px(person, cfg)
             noise = draw_noise(rng, cfg.noise_law, (17, 2)) * scale_px[:, None]
             labelled = person["v"] > 0
@@ -273,6 +303,11 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
         truth_images.append({"image_id": image_id, "occluders": occluders})
     ann_dir = os.path.join(root, "annotations")
     os.makedirs(ann_dir, exist_ok=True)
+    if layout == "mpii":
+        _write_json(os.path.join(ann_dir, f"mpii_{split}.json"), mpii)
+        _write_json(os.path.join(ann_dir, f"truth_{split}.json"), {
+            "noise_law": cfg.noise_law, "config": asdict(cfg), "seed": seed, "layout": "mpii", "people": truth_anns})
+        return len(mpii)
     coco = {"info": {"description": f"SynthPose {split} (rlelab), seed {seed}", "version": "1.0"},
             "licenses": [], "categories": [PERSON_CATEGORY], "images": images, "annotations": anns}
     _write_json(os.path.join(ann_dir, f"person_keypoints_{split}.json"), coco)
@@ -283,19 +318,40 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False)
     return len(anns)
 
 
-def generate(out, n_train, n_val, seed=0, config=None, progress=False):
-    """Write a SynthPose data set to ``out`` (built in a temp folder beside it, then renamed)."""
+def _add_mpii_person(rng, cfg, person, image_name, box, people, truth):
+    """Append one drawn person in MPII's JSON form (1-based pixels) and its truth (0-based); none without a
+    labelled joint."""
+    k, v = mpii_joints(person)
+    labelled = v > 0
+    if not labelled.any():
+        return
+    scale_px = _noise_scale_px(person, cfg, MPII_SIGMAS, v)
+    noise = draw_noise(rng, cfg.noise_law, (16, 2)) * scale_px[:, None]
+    x0, y0, x1, y1 = (float(c) for c in box)
+    people.append({"image": image_name, "joints": np.where(labelled[:, None], k + noise + 1, 0.0).round(2).tolist(),
+                   "joints_vis": labelled.astype(int).tolist(), "center": [(x0 + x1) / 2 + 1, (y0 + y1) / 2 + 1],
+                   "scale": round((y1 - y0) / 200, 4), "head_box": [round(c + 1, 2) for c in person["head_box"]]})
+    truth.append({"index": len(people) - 1, "joints": np.where(labelled[:, None], k, 0.0).tolist(),
+                  "visibility": v.tolist(), "noise_scale_px": scale_px.tolist(),
+                  "noise": np.where(labelled[:, None], noise, 0.0).tolist()})
+
+
+def generate(out, n_train, n_val, seed=0, config=None, progress=False, layout="coco"):
+    """Write a SynthPose data set to ``out`` (built in a temp folder beside it, then renamed) in ``layout``:
+    coco (COCO person keypoints) or mpii (mmpose's MPII JSON with head boxes)."""
     cfg = config or SynthPoseConfig()
     if cfg.noise_law not in NOISE_LAWS:
         raise ValueError(f"unknown noise law {cfg.noise_law!r}; choose one of {', '.join(NOISE_LAWS)}.")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
     if os.path.exists(out) and os.listdir(out):
         raise ValueError(f"{out} exists and is not empty; choose another --out or remove it.")
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".synthpose-")
     try:
-        generate_split(tmp, "train", n_train, seed, cfg, first_id=1, progress=progress)
-        generate_split(tmp, "val", n_val, seed, cfg, first_id=n_train + 1, progress=progress)
+        generate_split(tmp, "train", n_train, seed, cfg, first_id=1, progress=progress, layout=layout)
+        generate_split(tmp, "val", n_val, seed, cfg, first_id=n_train + 1, progress=progress, layout=layout)
         if os.path.exists(out):
             os.rmdir(out)
         os.replace(tmp, out)

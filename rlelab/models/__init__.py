@@ -1,14 +1,14 @@
 """Pose models: a ResNet backbone with the paper's regression head (section 4) or SimpleBaseline's heatmap head.
 
 ``build_model(head, backbone, ...)`` makes either; ``predict`` runs one on crops (with the flip test) and
-returns joints in normalized crop coordinates ([-0.5, 0.5]) with a per-joint confidence; ``complexity``
+returns joints in normalized crop coordinates ([-0.5, 0.5]) with a per-joint confidence (Eq. 9); ``complexity``
 counts parameters and multiply-accumulates as Table 5 does.
 """
 import torch
 import torchvision
 from torch import nn
 
-from ..data.keypoints import FLIP_PAIRS
+from ..losses import confidence
 from .heatmap import HeatmapModel, decode_heatmaps
 from .regression import RegressionModel
 
@@ -44,58 +44,62 @@ def make_backbone(name, norm="batch", pretrained=None):
     return nn.Sequential(*list(net.children())[:-2]), channels
 
 
-def build_model(head="regression", backbone="resnet50", num_joints=17, norm="batch", pretrained=None, flow=False,
-                sigma_init=0.5):
-    """The regression model (with a RealNVP flow over bar_mu when ``flow``) or the heatmap model."""
+def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, norm="batch", pretrained=None,
+                flow=False, sigma_init=0.5):
+    """The regression model of K = ``num_joints`` joints in D = ``dim`` coordinates (with a RealNVP flow over
+    bar_mu when ``flow``) or the heatmap model (2-D only)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
+    if head == "heatmap" and dim != 2:
+        raise ValueError(f"the heatmap head predicts 2-D joints; a task of D={dim} needs head: regression.")
     features, channels = make_backbone(backbone, norm, pretrained)
     if head == "heatmap":
         return HeatmapModel(features, channels, num_joints)
-    return RegressionModel(features, channels, num_joints, flow=flow, sigma_init=sigma_init)
+    return RegressionModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init)
 
 
-def unflip(joints, width):
+def unflip(joints, width, flip_pairs):
     """Joints predicted on a horizontally flipped crop -> the unflipped crop (normalized coordinates).
 
     The crop flip maps pixel x to (width - 1 - x), so u = x / width - 0.5 maps to -u - 1 / width; the
-    left and right joints swap names.
+    left and right joints (``flip_pairs``) swap names.
     """
     out = joints.clone()
     out[..., 0] = -joints[..., 0] - 1.0 / width
-    return swap_pairs(out)
+    return swap_pairs(out, flip_pairs)
 
 
-def swap_pairs(t):
+def swap_pairs(t, flip_pairs):
     t = t.clone()
-    for a, b in FLIP_PAIRS:
+    for a, b in flip_pairs:
         t[:, [a, b]] = t[:, [b, a]]
     return t
 
 
 @torch.no_grad()
-def predict(model, images, flip=True):
-    """Joints (B, K, 2) in [-0.5, 0.5] crop coordinates, sigma_hat (B, K, 2) or None, confidence (B, K).
+def predict(model, images, flip_pairs=None):
+    """Joints (B, K, D) in [-0.5, 0.5] crop coordinates, sigma_hat (B, K, D) or None, confidence (B, K).
 
-    Regression: confidence c = 1 - sigma_hat, averaged over x and y (Eq. 9). Heatmap: the peak value.
-    The flip test averages the prediction on the crop and on its mirror image.
+    Regression: confidence c = 1 - sigma_hat, averaged over the coordinates (Eq. 9). Heatmap: the peak value.
+    With ``flip_pairs`` (the task's left/right joints) the flip test averages the prediction on the crop and on
+    its mirror image; None: no flip test.
     """
     width = images.shape[-1]
     outs = [model(images)]
-    if flip:
+    if flip_pairs is not None:
         outs.append(model(images.flip(-1)))
     if isinstance(model, HeatmapModel):
         decoded = [decode_heatmaps(o["heatmaps"], images.shape[-2:]) for o in outs]
         joints, conf = decoded[0]
-        if flip:
-            joints = (joints + unflip(decoded[1][0], width)) / 2
-            conf = (conf + swap_pairs(decoded[1][1][..., None])[..., 0]) / 2
+        if flip_pairs is not None:
+            joints = (joints + unflip(decoded[1][0], width, flip_pairs)) / 2
+            conf = (conf + swap_pairs(decoded[1][1][..., None], flip_pairs)[..., 0]) / 2
         return {"joints": joints, "sigma_hat": None, "confidence": conf}
     mu_hat, sigma_hat = outs[0]["mu_hat"], outs[0]["sigma_hat"]
-    if flip:
-        mu_hat = (mu_hat + unflip(outs[1]["mu_hat"], width)) / 2
-        sigma_hat = (sigma_hat + swap_pairs(outs[1]["sigma_hat"])) / 2
-    return {"joints": mu_hat, "sigma_hat": sigma_hat, "confidence": 1 - sigma_hat.mean(-1)}  # Eq. 9
+    if flip_pairs is not None:
+        mu_hat = (mu_hat + unflip(outs[1]["mu_hat"], width, flip_pairs)) / 2
+        sigma_hat = (sigma_hat + swap_pairs(outs[1]["sigma_hat"], flip_pairs)) / 2
+    return {"joints": mu_hat, "sigma_hat": sigma_hat, "confidence": confidence(sigma_hat)}
 
 
 def complexity(model, input_size=(256, 192), transposed="output"):

@@ -1,0 +1,57 @@
+"""Checkpoints of the trainer: read (one sentence for anything else), load as a model, export small, save
+atomically. The app, the benchmarks and ``python -m rlelab eval`` use this module without the trainer."""
+import dataclasses
+
+import torch
+
+from .config import make_config
+from .files import atomic_write
+from .losses import FLOW_LOSSES
+from .models import build_model
+from .tasks import TASKS
+
+
+def model_from_config(cfg):
+    """The (untrained) model a TrainConfig describes: its task's K joints in D coordinates."""
+    task = TASKS[cfg.task]
+    return build_model(cfg.head, cfg.backbone, task.layout.num_joints, task.dim, norm=cfg.norm, pretrained=cfg.pretrained,
+                       flow=cfg.head == "regression" and cfg.loss in FLOW_LOSSES, sigma_init=cfg.sigma_init)
+
+
+def read_checkpoint(path, device="cpu"):
+    """The dict of a file written by ``rlelab train`` (or ``export``); one sentence for anything else."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: checkpoint not found.") from None
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}).") from None
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path}: not a checkpoint written by `python -m rlelab train` (no config/model).")
+    ckpt["config"] = {**TRAINED_BEFORE, **ckpt["config"]}
+    return ckpt
+
+
+# what a checkpoint written before these keys existed was trained with (their defaults now differ)
+TRAINED_BEFORE = {"task": "coco", "standardize": False, "sigma_init": 0.5, "warmup_steps": 0, "grad_clip": None,
+                  "channels_last": False}
+
+
+def load_checkpoint(path, device="cpu"):
+    """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train``."""
+    ckpt = read_checkpoint(path, device)
+    cfg = make_config(ckpt["config"], where=path)
+    model = model_from_config(dataclasses.replace(cfg, pretrained=None))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), cfg, ckpt
+
+
+def export_checkpoint(src, dst):
+    """A small inference checkpoint: config, history and fp16 weights, no optimizer state (about 1/6 the size)."""
+    ckpt = read_checkpoint(src)
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    atomic_save({"config": ckpt["config"], "model": weights, "history": ckpt["history"], "epoch": ckpt["epoch"]}, dst)
+
+
+def atomic_save(obj, path):
+    atomic_write(path, lambda f: torch.save(obj, f))

@@ -1,0 +1,180 @@
+"""The trainer's configuration: ``TrainConfig`` (every key of a YAML config in configs/), read and checked with
+one sentence per mistake, and overridable on the command line (``--lr=3e-4``, as nanoGPT does)."""
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+
+import yaml
+
+from .densities import LOG_Q
+from .losses import LOSSES, RLE_VARIANTS, SIGMA_LOSSES
+from .models import BACKBONES, NORMS
+from .tasks import TASKS
+
+@dataclass
+class TrainConfig:
+    # data: the task (rlelab.tasks: coco, mpii) and a folder in its layout (real COCO 2017 / MPII or SynthPose)
+    task: str = "coco"
+    data: str = "data/synthpose"
+    train_split: str = "train"
+    val_split: str = "val"
+    val_detections: str | None = None  # COCO results file of person boxes for validation (else ground-truth boxes)
+    input_size: list = field(default_factory=lambda: [256, 192])  # height, width
+    augment: bool = True  # SimpleBaseline's scale, rotation, flip, half body
+    # model
+    head: str = "regression"  # regression | heatmap
+    backbone: str = "resnet50"
+    pretrained: str | None = None  # local torchvision ImageNet state dict; nothing is downloaded
+    norm: str = "batch"  # batch | sync (SyncBatchNorm under DDP on GPUs) | frozen
+    # loss of the regression head (rlelab.losses)
+    loss: str = "rle"  # l1 | l2 | gaussian | laplace | flow | dle | rle
+    q: str = "laplace"
+    variant: str = "paper"
+    with_log_s: bool = False
+    standardize: bool = True  # RLE: bar_mu standardized, sigma_hat is the error's std (README: "What sigma_hat means")
+    sigma_init: float = 0.2  # sigma_hat at the start (the FC bias): about the error of the first guess, the box centre
+    init_from: str | None = None  # a checkpoint of this trainer (e.g. a heatmap model): its backbone starts this model
+    # optimisation: Adam with step decay (the paper's schedule) after a linear warmup (mmpose's RLE configs)
+    epochs: int = 210
+    batch_size: int = 256  # global: divided among the processes
+    lr: float = 1e-3
+    lr_milestones: list = field(default_factory=lambda: [170, 200])
+    lr_factor: float = 0.1
+    warmup_steps: int = 500  # steps (iterations) from warmup_factor x lr up to lr; 0 = none
+    warmup_factor: float = 0.001
+    grad_clip: float | None = 35.0  # largest global gradient norm (the official Human3.6M config); null = no clipping
+    weight_decay: float = 0.0
+    amp: str = "bf16"  # fp16 | bf16 | off: mixed precision on CUDA (bf16 falls back to fp16 where unsupported; CPU: off)
+    channels_last: bool = True  # NHWC memory layout on CUDA (faster convolutions on tensor cores)
+    workers: int = 4
+    seed: int = 0
+    max_steps_per_epoch: int | None = None  # cap, for quick runs and tests
+    # bookkeeping
+    out: str = "runs/rle"
+    eval_every: int = 10  # epochs; 0 = never
+    flip_test: bool = True
+    eval_batch_size: int = 64
+
+
+AMP = ("fp16", "bf16", "off")
+
+
+def _number(value):
+    """YAML 1.1 (PyYAML) reads 3e-4 as text (it wants 3.0e-4): such a text is the number it spells."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
+
+
+def load_config(path, **overrides):
+    """A TrainConfig from a YAML file; unknown keys and wrong types are refused with the key's name."""
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: config file not found.") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]}).") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config is a mapping of TrainConfig fields, got {type(raw).__name__}.")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    raw.update(given)
+    return make_config(raw, where=f"{path} with {', '.join(f'--{k}' for k in given)}" if given else path)
+
+
+def make_config(raw, where="config"):
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are the fields of rlelab.config.TrainConfig.")
+    if isinstance(raw.get("amp"), bool):  # configs and checkpoints before amp took a precision: true meant fp16
+        raw = {**raw, "amp": "fp16" if raw["amp"] else "off"}
+    floats = {f.name for f in dataclasses.fields(TrainConfig) if float in (typing.get_args(f.type) or (f.type,))}
+    raw = {k: _number(v) if k in floats else v for k, v in raw.items()}
+    cfg = TrainConfig(**raw)
+    for f in dataclasses.fields(TrainConfig):  # the type of each value: YAML reads `lr: fast` as a string
+        value, allowed = getattr(cfg, f.name), typing.get_args(f.type) or (f.type,)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not any(isinstance(value, t) and (t is bool or not isinstance(value, bool)) or (t is float and number)
+                   for t in allowed):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise ValueError(f"{where}: {f.name} must be {names}, got {value!r}.")
+    choices = {"task": tuple(TASKS), "head": ("regression", "heatmap"), "loss": tuple(LOSSES), "q": tuple(LOG_Q), "variant": RLE_VARIANTS,
+               "backbone": BACKBONES, "norm": NORMS, "amp": AMP}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"{where}: unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}.")
+    if cfg.head == "heatmap" and TASKS[cfg.task].dim != 2:
+        raise ValueError(f"{where}: the heatmap head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim}.")
+    if len(cfg.input_size) != 2 or not all(isinstance(v, int) and v >= 32 for v in cfg.input_size):
+        raise ValueError(f"{where}: input_size must be [height, width] of at least 32 pixels, got {cfg.input_size}.")
+    minimum = {"epochs": 1, "batch_size": 1, "workers": 0, "eval_every": 0, "eval_batch_size": 1, "max_steps_per_epoch": 1,
+               "warmup_steps": 0}
+    for name, least in minimum.items():
+        if getattr(cfg, name) is not None and getattr(cfg, name) < least:
+            raise ValueError(f"{where}: {name} must be an integer of at least {least}, got {getattr(cfg, name)!r}.")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"{where}: lr must be a positive number, got {cfg.lr!r} (the paper's: 1e-3).")
+    if not (math.isfinite(cfg.lr_factor) and 0 < cfg.lr_factor <= 1):
+        raise ValueError(f"{where}: lr_factor must be in (0, 1], got {cfg.lr_factor!r} (the paper's: 0.1).")
+    if cfg.loss == "rle" and cfg.standardize and (cfg.variant != "paper" or cfg.with_log_s):
+        raise ValueError(f"{where}: standardize (the default) reads Eq. 8 with its normalizer s built in; for variant "
+                         f"{cfg.variant!r} or with_log_s: true, as the paper or its code wrote them, set standardize: false.")
+    if not 0 < cfg.sigma_init < 1:
+        raise ValueError(f"{where}: sigma_init must be in (0, 1), a fraction of the crop, got {cfg.sigma_init!r}.")
+    if not 0 < cfg.warmup_factor <= 1:
+        raise ValueError(f"{where}: warmup_factor must be in (0, 1], got {cfg.warmup_factor!r} (mmpose's: 0.001).")
+    if cfg.grad_clip is not None and not (math.isfinite(cfg.grad_clip) and cfg.grad_clip > 0):
+        raise ValueError(f"{where}: grad_clip must be a positive number or null, got {cfg.grad_clip!r}.")
+    if not (math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0):
+        raise ValueError(f"{where}: weight_decay must be a number >= 0, got {cfg.weight_decay!r}.")
+    if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.lr_milestones) \
+            or cfg.lr_milestones != sorted(cfg.lr_milestones):
+        raise ValueError(f"{where}: lr_milestones must be increasing epoch numbers, e.g. [170, 200]; got {cfg.lr_milestones!r}.")
+    return cfg
+
+
+RLE_OPTIONS = ("q", "variant", "with_log_s", "standardize")  # they shape RLE's loss, nothing else
+
+
+def changed_keys(saved, cfg, keys):
+    """The keys among ``keys`` whose values differ between two configs (dicts), RLE's options left out where the
+    second config is not an RLE regression (they shape nothing there, so their defaults may have changed)."""
+    rle = cfg["head"] == "regression" and cfg["loss"] == "rle"
+    return [k for k in keys if saved.get(k) != cfg[k] and (rle or k not in RLE_OPTIONS)]
+
+
+def method(cfg):
+    """What a run trains, in a word: its regression loss, or "heatmap"."""
+    return cfg.loss if cfg.head == "regression" else "heatmap"
+
+
+def has_sigma(cfg):
+    """Whether the model's sigma_hat means something: a regression trained with a scale (SIGMA_LOSSES)."""
+    return cfg.head == "regression" and cfg.loss in SIGMA_LOSSES
+
+
+def parse_overrides(args, where="command line"):
+    """``["--lr=3e-4", "--input_size", "[128, 96]", "--augment=false"]`` -> {"lr": 3e-4, ...}: each value read as
+    YAML, as in a config file; a dash in a key is an underscore (``--max-steps-per-epoch 5``)."""
+    out, i = {}, 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ValueError(f"{where}: {arg!r} is not a --key=value override of a TrainConfig field.")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 == len(args) or args[i + 1].startswith("--"):
+                raise ValueError(f"{where}: --{key} needs a value (--{key}=VALUE).")
+            value, i = args[i + 1], i + 1
+        try:
+            out[key.replace("-", "_")] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(f"{where}: the value of --{key} ({value!r}) is not a YAML value.") from None
+        i += 1
+    return out
