@@ -12,6 +12,7 @@ from .losses import LOSSES, RLE_VARIANTS, SIGMA_LOSSES
 from .models import BACKBONES, NORMS
 from .tasks import TASKS
 
+
 @dataclass
 class TrainConfig:
     # data: the task (rlelab.tasks: coco, mpii) and a folder in its layout (real COCO 2017 / MPII or SynthPose)
@@ -19,7 +20,7 @@ class TrainConfig:
     data: str = "data/synthpose"
     train_split: str = "train"
     val_split: str = "val"
-    val_detections: str | None = None  # COCO results file of person boxes for validation (else ground-truth boxes)
+    val_detections: str | None = None  # COCO: a results file of person boxes for validation (else ground-truth boxes)
     input_size: list = field(default_factory=lambda: [256, 192])  # height, width
     augment: bool = True  # SimpleBaseline's scale, rotation, flip, half body
     # model
@@ -88,6 +89,8 @@ def load_config(path, **overrides):
 
 
 def make_config(raw, where="config"):
+    """A TrainConfig from a dict of its fields (a YAML file's, a checkpoint's), each value checked; ``where``
+    names the source in the one sentence a mistake gets."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
@@ -104,8 +107,8 @@ def make_config(raw, where="config"):
                    for t in allowed):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
             raise ValueError(f"{where}: {f.name} must be {names}, got {value!r}.")
-    choices = {"task": tuple(TASKS), "head": ("regression", "heatmap"), "loss": tuple(LOSSES), "q": tuple(LOG_Q), "variant": RLE_VARIANTS,
-               "backbone": BACKBONES, "norm": NORMS, "amp": AMP}
+    choices = {"task": tuple(TASKS), "head": ("regression", "heatmap"), "loss": tuple(LOSSES), "q": tuple(LOG_Q),
+               "variant": RLE_VARIANTS, "backbone": BACKBONES, "norm": NORMS, "amp": AMP}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"{where}: unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}.")
