@@ -1,4 +1,4 @@
-"""Command line: ``python -m rlelab {toy,synthpose,train,eval,export,complexity} ...`` (``--help`` on each lists its options)."""
+"""Command line: ``python -m rlelab {toy,synthpose,synth3d,train,lift,eval,export,complexity} ...`` (``--help`` on each lists its options)."""
 import argparse
 import math
 import sys
@@ -50,6 +50,29 @@ def _synthpose(args):
     print(f"wrote {n} images to {args.out} in {elapsed:.1f} s ({n / elapsed:.0f} images/s)")
 
 
+def _synth3d(args):
+    import time
+
+    from .data.synth3d import Synth3DConfig, generate
+
+    cfg = Synth3DConfig(size=args.size, frames=args.frames, noise_mm=args.noise_mm, images=not args.no_images)
+    start = time.time()
+    generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True)
+    n, elapsed = (args.n_train + args.n_val) * args.frames, time.time() - start
+    print(f"wrote {n} {'pictures' if cfg.images else 'poses'} ({args.n_train} + {args.n_val} sequences of {args.frames}) "
+          f"to {args.out} in {elapsed:.1f} s")
+
+
+def _lift(args):
+    from .lifting import LiftConfig, train_lifting
+
+    cfg = LiftConfig(data=args.data, loss=args.loss, epochs=args.epochs, width=args.width, seed=args.seed, out=args.out)
+    _, history = train_lifting(cfg, progress=not args.quiet)
+    last = history[-1]
+    print(f"{args.loss}: val MPJPE {last['MPJPE']:.1f} mm, PA-MPJPE {last['PA-MPJPE']:.1f} mm, pearson(c, -MPJPE) "
+          f"{last['pearson']:.3f} after {cfg.epochs} epochs; wrote {args.out}/lift.pt and metrics.json")
+
+
 def _train(args):
     from .config import load_config, parse_overrides
     from .train import train
@@ -67,6 +90,8 @@ def _eval(args):
     from .evaluate import evaluate, save_results
     from .tasks import TASKS
 
+    if _checkpoint_kind(args.checkpoint) == "lifting":
+        return _eval_lifting(args)
     model, cfg, _ = load_checkpoint(args.checkpoint)
     task = TASKS[cfg.task]
     if bool(args.ann_file) != bool(args.image_dir):
@@ -83,6 +108,27 @@ def _eval(args):
     rows = [("task", f"{task.name} ({len(dataset)} people, {ann_file})")]
     rows += [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
     rows += [("people", str(len(dataset))), ("results", out)]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+
+
+def _checkpoint_kind(path):
+    from .checkpoints import read_checkpoint
+
+    return read_checkpoint(path).get("kind")
+
+
+def _eval_lifting(args):
+    from .data.h36m import h36m_annotations, read_h36m
+    from .lifting import evaluate_lifting, lifting_arrays, load_lifting
+    from .losses import SIGMA_LOSSES
+
+    model, cfg = load_lifting(args.checkpoint)
+    ann_file = args.ann_file or h36m_annotations(args.data or cfg.data, args.split)
+    samples = read_h36m(ann_file)[1]
+    metrics = evaluate_lifting(model, *lifting_arrays(samples), sigma=cfg.loss in SIGMA_LOSSES)
+    rows = [("task", f"h36m lifting ({len(samples)} people, {ann_file})"), ("loss", cfg.loss)]
+    rows += [(k, f"{v:.4f}") for k, v in metrics.items()]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
 
@@ -162,6 +208,37 @@ def build_parser():
     sp.add_argument("--max-people", type=int, default=c.max_people, help="most people in one image")
     sp.set_defaults(run=_synthpose)
 
+    from .data.synth3d import Synth3DConfig
+
+    c3 = Synth3DConfig()
+    s3 = sub.add_parser("synth3d", help="generate 3-D people in Human3.6M's layout (3DMPPE's JSON and mmpose's npz)",
+                        formatter_class=_Defaults)
+    s3.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    s3.add_argument("--n-train", type=int, default=300, help="training sequences (one person, motion and camera each)")
+    s3.add_argument("--n-val", type=int, default=40, help="validation sequences")
+    s3.add_argument("--frames", type=int, default=c3.frames, help="pictures per sequence")
+    s3.add_argument("--size", type=int, default=c3.size, help="side of the square pictures in px")
+    s3.add_argument("--noise-mm", type=float, default=c3.noise_mm,
+                    help="scale of the Student-t (nu = 3) noise of the train split's 3-D labels, mm per coordinate")
+    s3.add_argument("--no-images", action="store_true", help="write the annotations only (for the lifting model)")
+    s3.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    s3.set_defaults(run=_synth3d)
+
+    from .lifting import LiftConfig
+    from .losses import LOSSES
+
+    lc = LiftConfig()
+    lf = sub.add_parser("lift", help="train the two-stage Human3.6M model: 2-D joints -> 3-D (Martinez et al.'s FC "
+                                     "baseline) with any loss", formatter_class=_Defaults)
+    lf.add_argument("--data", default=lc.data, help="a Human3.6M-form folder (python -m rlelab synth3d)")
+    lf.add_argument("--loss", choices=tuple(LOSSES), default=lc.loss, help="the regression loss (Table 8: l2, l1, dle, rle)")
+    lf.add_argument("--epochs", type=int, default=lc.epochs, help="passes over the training split")
+    lf.add_argument("--width", type=int, default=lc.width, help="units of each fully connected layer")
+    lf.add_argument("--seed", type=int, default=lc.seed, help="seed of the initialization and batches")
+    lf.add_argument("--out", default=lc.out, help="folder for lift.pt and metrics.json")
+    lf.add_argument("--quiet", action="store_true", help="no progress bar")
+    lf.set_defaults(run=_lift)
+
     tr = sub.add_parser("train", help="train a pose model from a YAML config (run under torchrun for DDP)")
     tr.add_argument("--config", required=True, help="YAML file of rlelab.config.TrainConfig fields (see configs/)")
     tr.add_argument("--out", help="override the config's output folder")
@@ -175,12 +252,13 @@ def build_parser():
                  "--input_size='[128, 96]' --augment=false --max_steps_per_epoch 5.")
 
     ev = sub.add_parser("eval", help="the task's metrics of a checkpoint: COCO AP and the confidence-OKS correlation, "
-                                     "or MPII's PCKh@0.5, PCKh@0.1 and AUC", formatter_class=_Defaults)
-    ev.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
+                                     "MPII's PCKh@0.5, PCKh@0.1 and AUC, Human3.6M's MPJPE and PA-MPJPE",
+                        formatter_class=_Defaults)
+    ev.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train` or `rlelab lift`")
     ev.add_argument("--data", help="a folder in the task's layout (default: the checkpoint's training data)")
     ev.add_argument("--split", default="val", help="split of --data")
-    ev.add_argument("--ann-file", help="an annotation file of the task (COCO keypoints JSON, MPII JSON) instead of "
-                                       "--data (with --image-dir)")
+    ev.add_argument("--ann-file", help="an annotation file of the task (COCO keypoints JSON, MPII JSON, Human3.6M JSON or "
+                                       "npz) instead of --data (with --image-dir; a lifting model needs no images)")
     ev.add_argument("--image-dir", help="image folder of --ann-file")
     ev.add_argument("--detections", help="COCO results file of person boxes (default: ground-truth boxes; COCO only)")
     ev.add_argument("--no-flip", action="store_true", help="no flip test")

@@ -19,7 +19,8 @@ def model_from_config(cfg):
 
 
 def read_checkpoint(path, device="cpu"):
-    """The dict of a file written by ``rlelab train`` (or ``export``); one sentence for anything else."""
+    """The dict of a file written by ``rlelab train`` (or ``export``, or ``lift``: its "kind" is "lifting"); one
+    sentence for anything else."""
     try:
         ckpt = torch.load(path, map_location=device, weights_only=False)
     except FileNotFoundError:
@@ -28,7 +29,8 @@ def read_checkpoint(path, device="cpu"):
         raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}).") from None
     if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
         raise ValueError(f"{path}: not a checkpoint written by `python -m rlelab train` (no config/model).")
-    ckpt["config"] = {**TRAINED_BEFORE, **ckpt["config"]}
+    if ckpt.get("kind") != "lifting":
+        ckpt["config"] = {**TRAINED_BEFORE, **ckpt["config"]}
     return ckpt
 
 
@@ -40,6 +42,8 @@ TRAINED_BEFORE = {"task": "coco", "standardize": False, "sigma_init": 0.5, "warm
 def load_checkpoint(path, device="cpu"):
     """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train``."""
     ckpt = read_checkpoint(path, device)
+    if ckpt.get("kind") == "lifting":
+        raise ValueError(f"{path}: a lifting model (2-D joints -> 3-D), not an image model; rlelab.lifting.load_lifting reads it.")
     cfg = make_config(ckpt["config"], where=path)
     model = model_from_config(dataclasses.replace(cfg, pretrained=None))
     model.load_state_dict(ckpt["model"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from .densities import LOG_Q
-from .losses import LOSSES, RLE_VARIANTS, SIGMA_LOSSES
+from .losses import FLOW_LOSSES, LOSSES, RLE_VARIANTS, SIGMA_LOSSES
 from .models import BACKBONES, NORMS
 from .tasks import TASKS
 
@@ -143,6 +143,15 @@ def make_config(raw, where="config"):
 
 
 RLE_OPTIONS = ("q", "variant", "with_log_s", "standardize")  # they shape RLE's loss, nothing else
+
+
+def loss_options(cfg, flow):
+    """The keyword arguments of ``LOSSES[cfg.loss]`` beyond (mu_hat, sigma_hat, target): the flow of a flow loss,
+    RLE's options (any config with the fields loss, q, variant, with_log_s, standardize)."""
+    options = {"flow": flow} if cfg.loss in FLOW_LOSSES else {}
+    if cfg.loss == "rle":
+        options.update({k: getattr(cfg, k) for k in RLE_OPTIONS})
+    return options
 
 
 def changed_keys(saved, cfg, keys):

@@ -1,6 +1,7 @@
 """Evaluation of every task: predictions mapped back to the image, then the task's metric. COCO: AP by
 pycocotools and the Pearson correlation between the predicted confidence and the OKS to the ground truth
-(Table 4). MPII: PCKh@0.5, PCKh@0.1 and AUC (Table 12), and the same correlation with each person's PCKh.
+(Table 4). MPII: PCKh@0.5, PCKh@0.1 and AUC (Table 12), and the same correlation with each person's PCKh. Human3.6M: MPJPE and
+PA-MPJPE in mm over the 17 joints after root alignment (Tables 8-10, 13).
 
 The instance score of a person is the mean per-joint confidence (c = 1 - sigma_hat for regression, Eq. 9;
 the heatmap peak for the heatmap model) times the detection score, as top-down pipelines do.
@@ -200,6 +201,59 @@ def mpii_scores(results, dataset):
     ok = known & np.isfinite(score) & labelled.any(1)
     enough = ok.sum() > 1 and np.std(score[ok]) > 0 and np.std(per_person[ok]) > 0
     metrics["pearson"] = float(np.corrcoef(score[ok], per_person[ok])[0, 1]) if enough else float("nan")
+    return metrics
+
+
+def procrustes(pred, gt):
+    """pred (N, K, 3) moved onto gt by the similarity s R x + t (rotation, uniform scale, translation) of least
+    squares (Umeyama; a reflection is not allowed): the alignment of PA-MPJPE."""
+    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    mu_p, mu_g = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p0, g0 = pred - mu_p, gt - mu_g
+    u, s, vt = np.linalg.svd(np.swapaxes(p0, 1, 2) @ g0)  # (N, 3, 3): p0^T g0 = U S V^T
+    d = np.sign(np.linalg.det(u @ vt))  # -1: the best orthogonal map is a reflection; flip the last axis
+    s[:, -1] *= d
+    vt[:, -1] *= d[:, None]
+    rot = u @ vt  # x -> x R, with R = U V^T
+    scale = s.sum(1) / (p0**2).sum((1, 2)).clip(1e-12)
+    return scale[:, None, None] * p0 @ rot + mu_g
+
+
+def mpjpe(pred, gt, root=0):
+    """Mean per-joint position error (N,) in the units of the input, after moving both roots to the origin."""
+    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    return np.linalg.norm((pred - pred[:, root:root + 1]) - (gt - gt[:, root:root + 1]), axis=-1).mean(1)
+
+
+def pa_mpjpe(pred, gt):
+    """MPJPE (N,) after Procrustes alignment with scale (``procrustes``): the error of the pose's shape alone."""
+    return np.linalg.norm(procrustes(pred, gt) - np.asarray(gt, dtype=np.float64), axis=-1).mean(1)
+
+
+def h36m_scores(results, dataset):
+    """MPJPE and PA-MPJPE (mm) of single-stage results (x, y in pixels, depth relative to the root in mm, c per
+    joint) on a Human3.6M-form dataset, as the RLE code scores them: the depth is put back with the true root
+    depth, back-projected with the camera (``pixel_to_camera``), root-aligned; plus the Pearson correlation of
+    the score with -MPJPE (positive: a higher confidence goes with a smaller error). A person without a finite
+    result is refused, not scored: MPJPE has no value for a miss."""
+    from .camera import pixel_to_camera
+
+    if len(results) != len(dataset.samples):
+        raise ValueError(f"{dataset.ann_file}: {len(dataset.samples) - len(results)} of {len(dataset.samples)} people "
+                         "have no finite prediction; MPJPE cannot count a miss (the model diverged).")
+    pred, gt, score = [], [], []
+    for r in sorted(results, key=lambda r: r["ann_id"]):
+        s = dataset.samples[r["ann_id"]]
+        uvd = np.asarray(r["keypoints"], dtype=np.float64).reshape(-1, 4)[:, :3]
+        uvd[:, 2] += s["joint_cam"][0, 2]  # the root's true depth, as the RLE code
+        pred.append(pixel_to_camera(uvd, s["f"], s["c"]))
+        gt.append(s["joint_cam"])
+        score.append(r["score"])
+    pred, gt, score = np.stack(pred), np.stack(gt), np.asarray(score)
+    error = mpjpe(pred, gt)
+    metrics = {"MPJPE": float(error.mean()), "PA-MPJPE": float(pa_mpjpe(pred, gt).mean())}
+    enough = len(score) > 1 and np.std(score) > 0 and np.std(error) > 0
+    metrics["pearson"] = float(np.corrcoef(score, -error)[0, 1]) if enough else float("nan")
     return metrics
 
 

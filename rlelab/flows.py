@@ -27,7 +27,7 @@ def mlp(d_in, d_out, n_fc, n_neurons, out_activation=None):
 
 
 class RealNVP(nn.Module):
-    """RealNVP with K affine couplings and alternating masks (Appendix A, Eq. 12).
+    """RealNVP with K affine couplings and alternating masks (Appendix A, Eq. 12), over D >= 2 coordinates.
 
     Coupling k keeps the coordinates where mask_k = 1 and transforms the others:
         f_k(z) = m * z + (1 - m) * (z * exp(g_k(m * z)) + h_k(m * z))            (Eq. 12)
@@ -46,7 +46,10 @@ class RealNVP(nn.Module):
         if n_fc < 1 or n_neurons < 1 or n_couplings < 1:
             raise ValueError("RealNVP needs n_couplings, n_fc and n_neurons of at least 1.")
         self.dim = dim
-        masks = torch.stack([(torch.arange(dim) + k) % 2 for k in range(n_couplings)]).float()
+        # the coordinates coupling k keeps: the last floor(D/2), then the others, alternating ([0, 1], [1, 0] in
+        # 2-D; [0, 0, 1], [1, 1, 0] in 3-D, the reference code's masks for both)
+        first = (torch.arange(dim) >= dim - dim // 2).float()
+        masks = torch.stack([first if k % 2 == 0 else 1 - first for k in range(n_couplings)])
         self.register_buffer("masks", masks)
         self.g = nn.ModuleList(mlp(dim, dim, n_fc, n_neurons, nn.Tanh()) for _ in range(n_couplings))
         self.h = nn.ModuleList(mlp(dim, dim, n_fc, n_neurons) for _ in range(n_couplings))

@@ -25,10 +25,10 @@ import yaml
 from tqdm.auto import tqdm
 
 from .checkpoints import atomic_save, model_from_config, read_checkpoint
-from .config import TrainConfig, changed_keys, make_config
+from .config import TrainConfig, changed_keys, loss_options, make_config
 from .data.coco import TopDownConfig, normalize_images
 from .files import atomic_write, remove_temp_files
-from .losses import FLOW_LOSSES, LOSSES
+from .losses import LOSSES
 from .models.heatmap import HeatmapModel, heatmap_loss
 from .tasks import TASKS
 
@@ -111,11 +111,7 @@ def per_joint_loss(model, batch, cfg):
     with torch.autocast(batch["image"].device.type, enabled=False):
         if isinstance(core, HeatmapModel):
             return heatmap_loss(out["heatmaps"], batch["heatmaps"], weight), torch.ones_like(weight), out
-        options = {}
-        if cfg.loss in FLOW_LOSSES:
-            options["flow"] = core.flow
-        if cfg.loss == "rle":
-            options.update(q=cfg.q, variant=cfg.variant, with_log_s=cfg.with_log_s, standardize=cfg.standardize)
+        options = loss_options(cfg, core.flow)
         return LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], batch["joints"], **options).per_joint, weight, out
 
 

@@ -184,7 +184,7 @@ class TopDown(torch.utils.data.Dataset):
             "target_weight": torch.as_tensor(target_weight, dtype=torch.float32),
             "crop_to_image": torch.as_tensor(invert_affine(m), dtype=torch.float64),
             "image_id": s["image_id"], "ann_id": s["ann_id"], "score": float(s["score"]),
-            "center": torch.as_tensor(center), "size": torch.as_tensor(size),
+            "center": torch.as_tensor(center), "size": torch.as_tensor(size), "flipped": flip,
         }
         if cfg.heatmaps:
             sample["heatmaps"] = gaussian_heatmaps(crop_joints, target_weight, cfg.input_size, cfg.heatmap_stride, cfg.heatmap_sigma)

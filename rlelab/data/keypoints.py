@@ -47,3 +47,14 @@ MPII = Layout("mpii", tuple(MPII_KEYPOINTS),
                         (11, 10), (7, 13), (13, 14), (14, 15)),
               flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
               upper_body=(7, 8, 9, 10, 11, 12, 13, 14, 15), lower_body=(0, 1, 2, 3, 4, 5, 6))
+
+# Human3.6M's 17 joints in the order of its annotations (3DMPPE's, mmpose's, the RLE code's); 0-based
+H36M_KEYPOINTS = [
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "spine", "thorax",
+    "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+]
+H36M = Layout("h36m", tuple(H36M_KEYPOINTS),
+              skeleton=((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11),
+                        (11, 12), (12, 13), (8, 14), (14, 15), (15, 16)),
+              flip_pairs=((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16)),
+              upper_body=tuple(range(7, 17)), lower_body=tuple(range(7)))

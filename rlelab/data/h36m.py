@@ -1,0 +1,161 @@
+"""Human3.6M-form data in the two forms the field uses, for the single-stage model (a crop -> u, v and depth per
+joint) and the two-stage lifting model (2-D joints -> 3-D joints).
+
+- 3DMPPE's JSON (the RLE code's): {"images": [{id, file_name, width, height}], "annotations": [{image_id, bbox
+  [x, y, w, h], cam_param {R, t, f, c} (X_cam = R X_world + t, mm), keypoints_world (17 x 3 mm)}]}; optional
+  ``keypoints_img`` (17 x 2 px; else the world joints projected), ``keypoints_vis`` and ``cam_param`` k, p
+  (Human3.6M's distortion, used to project when keypoints_img is absent).
+- mmpose's npz: imgname, center, scale (box side / 200 px), part (17 x 3: x, y, visible), S (17 x 4: camera
+  coordinates in metres, visible), with ``cameras.pkl`` beside it keyed by (subject, camera id) as Human3.6M's
+  file names say (``S1/S1_Directions_1.54138969/..._000001.jpg``).
+
+Both are read into one sample form: image_id, box, keypoints (17 x 3 px, labelled), joint_cam (17 x 3 mm), f, c.
+The single-stage targets are the official ones: u, v in the crop as every task's ([-0.5, 0.5]) and the depth
+relative to the root, (z - z_root) / 2000 mm.
+"""
+import os
+import pickle
+
+import numpy as np
+import torch
+
+from ..camera import camera_to_pixel, world_to_camera
+from .coco import TopDown, TopDownConfig, _load_json, to_image_coordinates
+from .keypoints import H36M
+
+K = H36M.num_joints
+DEPTH_RANGE_MM = 2000.0  # the depth target's unit, the RLE code's bbox_3d_shape
+
+
+def _array(value, shape, what, where):
+    a = np.asarray(value, dtype=np.float64)
+    if a.size != int(np.prod(shape)) or not np.isfinite(a).all():
+        raise ValueError(f"{where}: {what} must be {' x '.join(map(str, shape))} finite numbers, got "
+                         f"{a.size} values{'' if np.isfinite(a).all() else ' with a NaN or infinity'}.")
+    return a.reshape(shape)
+
+
+def read_3dmppe(path):
+    """(images by id, samples) of a 3DMPPE-form JSON file."""
+    data = _load_json(path, "Human3.6M annotation file (3DMPPE's JSON form)")
+    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+        raise ValueError(f"{path}: a 3DMPPE-form file has 'images' and 'annotations'; is it mmpose's npz form instead?")
+    images = {im["id"]: im for im in data["images"]}
+    samples = []
+    for i, ann in enumerate(data["annotations"]):
+        where = f"{path}: annotation {i} (image {ann.get('image_id')})"
+        missing = [k for k in ("image_id", "bbox", "cam_param", "keypoints_world") if k not in ann]
+        if missing or ann["image_id"] not in images:
+            raise ValueError(f"{where} has no {', '.join(missing) or 'image of that id'}; each needs image_id, bbox, "
+                             "cam_param {R, t, f, c} and keypoints_world (17 x 3 mm).")
+        cam = ann["cam_param"]
+        R, t = _array(cam["R"], (3, 3), "cam_param R", where), _array(cam["t"], (3,), "cam_param t", where)
+        f, c = _array(cam["f"], (2,), "cam_param f", where), _array(cam["c"], (2,), "cam_param c", where)
+        joint_cam = world_to_camera(_array(ann["keypoints_world"], (K, 3), "keypoints_world", where), R, t)
+        if "keypoints_img" in ann:
+            pix = _array(ann["keypoints_img"], (K, 2), "keypoints_img", where)
+        else:
+            pix = camera_to_pixel(joint_cam, f, c, cam.get("k"), cam.get("p"))
+        samples.append({"image_id": ann["image_id"], "box": _array(ann["bbox"], (4,), "bbox", where).tolist(),
+                        "score": 1.0, "ann_id": i, "keypoints": np.concatenate([pix, np.ones((K, 1))], 1),
+                        "joint_cam": joint_cam, "f": f, "c": c,
+                        "visible": np.asarray(ann.get("keypoints_vis", [2] * K))})
+    return images, samples
+
+
+def camera_key(imgname):
+    """(subject, camera id) of a Human3.6M file name such as S1/S1_Directions_1.54138969/..._000001.jpg."""
+    base = os.path.basename(imgname)
+    parts = base.split(".")
+    if len(parts) < 3 or "_" not in base:
+        raise ValueError(f"{imgname}: not a Human3.6M file name (S<subject>_<action>.<camera id>_<frame>.jpg); "
+                         "mmpose's npz form finds each picture's camera by it.")
+    return base.split("_")[0], parts[-2].split("_")[0]
+
+
+def read_mmpose(path, cameras=None):
+    """(images by id, samples) of an mmpose-form npz file and its ``cameras.pkl`` (default: beside it).
+    The pickle is loaded as it is (pickle runs code): read only files you trust, as Human3.6M's own."""
+    cameras = cameras or os.path.join(os.path.dirname(path), "cameras.pkl")
+    try:
+        data = np.load(path)
+        with open(cameras, "rb") as f:
+            cams = pickle.load(f)
+    except FileNotFoundError as e:
+        raise ValueError(f"{e.filename}: not found; mmpose's Human3.6M form is an npz and cameras.pkl beside it.") from None
+    missing = [k for k in ("imgname", "center", "scale", "part", "S") if k not in data.files]
+    if missing:
+        raise ValueError(f"{path}: no {', '.join(missing)}; mmpose's Human3.6M npz has imgname, center, scale, part, S.")
+    images, samples = {}, []
+    for i, name in enumerate(data["imgname"]):
+        where = f"{path}: entry {i} ({name})"
+        key = camera_key(str(name))
+        if key not in cams:
+            raise ValueError(f"{where}: camera {key} is not in {cameras}.")
+        cam = cams[key]
+        part, S = _array(data["part"][i], (K, 3), "part", where), _array(data["S"][i], (K, 4), "S", where)
+        side = 200 * float(data["scale"][i])
+        cx, cy = (float(v) for v in data["center"][i])
+        images[i + 1] = {"id": i + 1, "file_name": str(name)}
+        samples.append({"image_id": i + 1, "box": [cx - side / 2, cy - side / 2, side, side], "score": 1.0,
+                        "ann_id": i, "keypoints": np.concatenate([part[:, :2], np.ones((K, 1))], 1),
+                        "joint_cam": S[:, :3] * 1000, "f": np.asarray(cam["f"], np.float64).reshape(2),
+                        "c": np.asarray(cam["c"], np.float64).reshape(2), "k": np.asarray(cam["k"]).reshape(-1),
+                        "p": np.asarray(cam["p"]).reshape(-1), "visible": np.where(part[:, 2] > 0, 2, 1)})
+    return images, samples
+
+
+def read_h36m(path):
+    """(images, samples) of either form, by the file's extension (.json: 3DMPPE's, .npz: mmpose's)."""
+    if str(path).endswith(".npz"):
+        return read_mmpose(path)
+    return read_3dmppe(path)
+
+
+class TopDownH36M(TopDown):
+    """The single-stage model's data: one crop per person; ``joints`` (K, 3) are u, v in [-0.5, 0.5] of the crop
+    and the depth relative to the root in units of 2000 mm (a flip swaps the left and right joints' depths too;
+    the image-plane rotation of the augmentation leaves depths as they are)."""
+
+    def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0):
+        if detections is not None:
+            raise ValueError(f"{detections}: Human3.6M is scored on the annotated people's boxes; leave out the detections.")
+        images, samples = read_h36m(ann_file)
+        super().__init__(H36M, samples, images, image_dir, ann_file, config or TopDownConfig(), seed)
+
+    def __getitem__(self, index):
+        sample = super().__getitem__(index)
+        joint_cam = self.samples[index]["joint_cam"]
+        depth = (joint_cam[:, 2] - joint_cam[0, 2]) / DEPTH_RANGE_MM
+        if sample["flipped"]:
+            for a, b in self.layout.flip_pairs:
+                depth[[a, b]] = depth[[b, a]]
+        sample["joints"] = torch.cat([sample["joints"], torch.as_tensor(depth, dtype=torch.float32)[:, None]], 1)
+        return sample
+
+
+def to_image_uvd(joints, crop_to_image, input_size):
+    """(..., K, 3) crop u, v and depth targets -> image pixels and the depth relative to the root in mm."""
+    return torch.cat([to_image_coordinates(joints[..., :2], crop_to_image, input_size),
+                      joints[..., 2:] * DEPTH_RANGE_MM], -1)
+
+
+def h36m_annotations(root, split):
+    """The annotation file of one split: annotations/h36m_{split}.json (3DMPPE's form) or annotations/h36m_{split}.npz
+    (mmpose's, cameras.pkl beside it)."""
+    for ext in ("json", "npz"):
+        ann = os.path.join(root, "annotations", f"h36m_{split}.{ext}")
+        if os.path.isfile(ann):
+            return ann
+    raise ValueError(f"{root}: no annotations/h36m_{split}.json or .npz; point to a Human3.6M-form data set (make "
+                     f"one with: python -m rlelab synth3d --out {root}).")
+
+
+def h36m_paths(root, split):
+    """(annotation file, image folder) of one split: ``h36m_annotations`` and images/{split}/ or images/."""
+    ann = h36m_annotations(root, split)
+    for image_dir in (os.path.join(root, "images", split), os.path.join(root, "images")):
+        if os.path.isdir(image_dir):
+            return ann, image_dir
+    raise ValueError(f"{root}: no image folder images/{split}/ or images/ beside the annotations (a data set made "
+                     "with --no-images serves the lifting model only).")

@@ -1,0 +1,187 @@
+"""The two-stage model of Human3.6M (Table 8): lift 2-D joints to 3-D with the fully connected baseline of
+Martinez et al. (2017), trained with L2, L1, DLE or RLE (or any loss of rlelab.losses).
+
+    python -m rlelab lift --data DIR --loss rle --out runs/lift_rle [--epochs 40]
+
+The input is the 17 ground-truth 2-D joints in normalized camera coordinates ((u - c) / f), relative to the root
+and standardized by the training set's mean and std (Martinez et al.'s normalization); the output, for the 16
+joints other than the root, is mu_hat and sigma_hat of the 3-D joint relative to the root, in metres, camera
+axes: sigma_hat = sigmoid(.) is at most 1 m. With a flow loss a RealNVP over the 3-D deviation bar_mu (the
+reference code's masks) trains beside it. Scored by MPJPE and PA-MPJPE in mm over the 17 joints (the root's
+error is 0 after root alignment, as in the RLE code).
+"""
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import loss_options
+from .data.h36m import h36m_annotations, read_h36m
+from .evaluate import mpjpe, pa_mpjpe
+from .files import atomic_write
+from .flows import make_flow
+from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, sigma_hat_from_logits
+
+
+@dataclass
+class LiftConfig:
+    data: str = "data/synth3d"  # a Human3.6M-form folder: annotations/h36m_{train,val}.{json,npz}
+    loss: str = "rle"
+    q: str = "laplace"  # RLE's options, as TrainConfig's
+    variant: str = "paper"
+    with_log_s: bool = False
+    standardize: bool = False  # measured: Eq. 8 as written lifts best (README, "Human3.6M")
+    width: int = 1024  # Martinez et al.: 1024 units, two residual blocks, dropout 0.5, batch norm
+    blocks: int = 2
+    dropout: float = 0.5
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay: float = 0.96  # per epoch (Martinez et al. decay exponentially)
+    grad_clip: float = 35.0  # the RLE code's Human3.6M config
+    sigma_init: float = 0.1  # sigma_hat at the start, metres
+    seed: int = 0
+    out: str = "runs/lift_rle"
+
+
+def lifting_arrays(samples):
+    """(inputs (N, 17, 2) in root-relative normalized camera coordinates, targets (N, 16, 3) root-relative metres)
+    of Human3.6M-form samples (``rlelab.data.h36m.read_h36m``)."""
+    x = np.stack([(s["keypoints"][:, :2] - s["c"]) / s["f"] for s in samples])
+    y = np.stack([s["joint_cam"] for s in samples]) / 1000
+    return x - x[:, :1], (y - y[:, :1])[:, 1:]
+
+
+class Residual(nn.Module):
+    def __init__(self, width, dropout):
+        super().__init__()
+        layer = lambda: [nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout)]
+        self.net = nn.Sequential(*layer(), *layer())
+
+    def forward(self, x):
+        return x + self.net(x)
+
+
+class LiftingModel(nn.Module):
+    """Martinez et al.'s baseline: Linear -> [BN, ReLU, dropout] -> residual blocks -> Linear to K-1 joints x 2D
+    (mu_hat, sigma_hat logits). ``mean``/``std`` standardize the input (buffers, saved with the weights)."""
+
+    def __init__(self, num_joints=17, width=1024, blocks=2, dropout=0.5, flow=False, sigma_init=0.1):
+        super().__init__()
+        self.num_joints = num_joints
+        self.register_buffer("mean", torch.zeros(num_joints * 2))
+        self.register_buffer("std", torch.ones(num_joints * 2))
+        self.net = nn.Sequential(nn.Linear(num_joints * 2, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout),
+                                 *[Residual(width, dropout) for _ in range(blocks)], nn.Linear(width, (num_joints - 1) * 6))
+        with torch.no_grad():
+            self.net[-1].bias.view(num_joints - 1, 6)[:, 3:] = math.log(sigma_init / (1 - sigma_init))
+        self.flow = make_flow(3) if flow else None
+
+    def forward(self, joints_2d):
+        x = (joints_2d.reshape(len(joints_2d), -1) - self.mean) / self.std
+        out = self.net(x).view(-1, self.num_joints - 1, 6)
+        return {"mu_hat": out[..., :3], "sigma_hat": sigma_hat_from_logits(out[..., 3:])}
+
+
+def _with_root(joints):
+    """(N, 16, 3) root-relative joints -> (N, 17, 3) with the root at 0."""
+    return np.concatenate([np.zeros((len(joints), 1, 3)), joints], 1)
+
+
+@torch.no_grad()
+def evaluate_lifting(model, x, y, sigma=True, batch_size=1024):
+    """MPJPE and PA-MPJPE (mm) of ``model`` on inputs x (N, 17, 2) against root-relative targets y (N, 16, 3) m,
+    and (``sigma``: a loss that gives sigma_hat a meaning) the Pearson correlation of the mean confidence (Eq. 9)
+    with -MPJPE per person."""
+    was, device = model.training, model.mean.device
+    model.eval()
+    try:
+        outs = [model(torch.as_tensor(x[i:i + batch_size], dtype=torch.float32, device=device))
+                for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was)
+    mu = torch.cat([o["mu_hat"] for o in outs]).double().cpu().numpy()
+    if not np.isfinite(mu).all():
+        raise ValueError("the lifting model predicts a NaN or infinity; it diverged (lower the lr).")
+    pred, gt = _with_root(mu) * 1000, _with_root(y) * 1000
+    error = mpjpe(pred, gt)
+    metrics = {"MPJPE": float(error.mean()), "PA-MPJPE": float(pa_mpjpe(pred, gt).mean())}
+    conf = torch.cat([confidence(o["sigma_hat"]).mean(-1) for o in outs]).double().cpu().numpy()
+    metrics["pearson"] = float(np.corrcoef(conf, -error)[0, 1]) if sigma and np.std(conf) > 0 else float("nan")
+    return metrics
+
+
+def _check(cfg):
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"lift: unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}.")
+    if cfg.epochs < 1 or cfg.batch_size < 2 or not cfg.lr > 0 or not 0 < cfg.sigma_init < 1:
+        raise ValueError(f"lift: epochs {cfg.epochs}, batch_size {cfg.batch_size}, lr {cfg.lr}, sigma_init "
+                         f"{cfg.sigma_init}; they need epochs >= 1, batch_size >= 2, lr > 0 and sigma_init in (0, 1).")
+
+
+def train_lifting(cfg, progress=True):
+    """Train on ``cfg.data``'s train split (on the GPU where there is one), score on its val split each epoch;
+    write ``cfg.out``/lift.pt (the last epoch's model, its config and metrics) and metrics.json. Returns (model on
+    the CPU, history)."""
+    _check(cfg)
+    torch.manual_seed(cfg.seed)
+    x, y = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "train"))[1])
+    vx, vy = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "val"))[1])
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=cfg.loss in FLOW_LOSSES,
+                         sigma_init=cfg.sigma_init)
+    flat = torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
+    model.mean.copy_(flat.mean(0))
+    model.std.copy_(flat.std(0).clamp_min(1e-6))
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, cfg.lr_decay)
+    xt, yt = (torch.as_tensor(a, dtype=torch.float32, device=device) for a in (x, y))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = []
+    for epoch in tqdm(range(cfg.epochs), desc=f"lift {cfg.loss}", disable=not progress):
+        total = 0.0
+        order = torch.randperm(len(xt), generator=gen).to(device)
+        for i in range(0, len(order) - 1, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            if len(idx) < 2:
+                break  # batch norm needs two
+            out = model(xt[idx])
+            loss = LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], yt[idx], **loss_options(cfg, model.flow)).loss
+            if not torch.isfinite(loss):
+                raise ValueError(f"lift: the {cfg.loss} loss is not finite at epoch {epoch + 1}; lower the lr.")
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, cfg.loss in SIGMA_LOSSES)})
+    model.cpu()
+    if cfg.out:
+        os.makedirs(cfg.out, exist_ok=True)
+        state = {"kind": "lifting", "config": dataclasses.asdict(cfg), "model": model.state_dict(), "history": history}
+        atomic_write(os.path.join(cfg.out, "lift.pt"), lambda f: torch.save(state, f))
+        atomic_write(os.path.join(cfg.out, "metrics.json"), lambda f: json.dump(history, f, indent=1), binary=False)
+    return model, history
+
+
+def load_lifting(path):
+    """(model, config) of a lift.pt; one sentence for anything else."""
+    from .checkpoints import read_checkpoint
+
+    ckpt = read_checkpoint(path)
+    if ckpt.get("kind") != "lifting":
+        raise ValueError(f"{path}: not a lifting checkpoint (written by `python -m rlelab lift`).")
+    cfg = LiftConfig(**ckpt["config"])
+    model = LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=cfg.loss in FLOW_LOSSES,
+                         sigma_init=cfg.sigma_init)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), cfg
+

@@ -1,0 +1,317 @@
+"""Human3.6M, the 3-D task: the cameras and both annotation forms on the real samples, Synth3D's people and
+labels, MPJPE and PA-MPJPE against closed forms, the 3-D flow, and the single-stage and lifting models trained
+and evaluated through the command line."""
+import json
+import math
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from rlelab.camera import camera_to_pixel, look_at, pixel_to_camera, world_to_camera
+from rlelab.data.coco import TopDownConfig
+from rlelab.data.h36m import (DEPTH_RANGE_MM, TopDownH36M, h36m_annotations, h36m_paths, read_3dmppe, read_mmpose,
+                              to_image_uvd)
+from rlelab.data.keypoints import H36M
+from rlelab.data.synth3d import ANGLES, NOISE_FACTOR, Synth3DConfig, generate, pose_body, sample_person
+from rlelab.evaluate import h36m_scores, mpjpe, pa_mpjpe, procrustes
+from rlelab.flows import make_flow
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real-samples" / "h36m"
+needs_real = pytest.mark.skipif(not (REAL / "test_h36m_body3d.npz").exists(), reason="no real Human3.6M samples in ../shared")
+
+
+def random_rotations(n, seed):
+    q = np.random.default_rng(seed).normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack([np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+                     np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+                     np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)], 1)
+
+
+# --- metrics -----------------------------------------------------------------------------------------------------
+
+def test_mpjpe_and_pa_mpjpe_closed_forms():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(6, 17, 3)) * 300
+    # a similarity transform (rotation, scale 2.5, translation) is undone entirely by Procrustes
+    moved = 2.5 * np.einsum("nij,nkj->nki", random_rotations(6, 1), gt) + rng.normal(size=(6, 1, 3)) * 100
+    assert pa_mpjpe(moved, gt).max() < 1e-9 * 300
+    assert np.abs(procrustes(moved, gt) - gt).max() < 1e-9 * 300
+    assert mpjpe(gt + [5.0, -7.0, 11.0], gt).max() < 1e-12 * 300  # root alignment removes a translation
+    off = gt.copy()
+    off[:, 3, 0] += 17.0  # one joint of 17 off by 17 mm: 1 mm on average
+    assert mpjpe(off, gt) == pytest.approx(np.ones(6), abs=1e-12)
+    # a mirror image is not a rotation: Procrustes does not undo it
+    assert pa_mpjpe(gt * [1, 1, -1], gt).min() > 10
+    # PA-MPJPE never exceeds the error after the best translation alone (the mean), nor MPJPE about the means
+    noisy = gt + rng.normal(size=gt.shape) * 20
+    centred = lambda a: a - a.mean(1, keepdims=True)
+    assert (pa_mpjpe(noisy, gt) <= np.linalg.norm(centred(noisy) - centred(gt), axis=-1).mean(1) + 1e-9).all()
+
+
+def test_camera_round_trip_and_look_at():
+    R, t = look_at([4000.0, 1000.0, 1500.0], [0.0, 0.0, 900.0])
+    assert np.allclose(R @ R.T, np.eye(3), atol=1e-12) and np.linalg.det(R) == pytest.approx(1.0)
+    cam = world_to_camera(np.array([[0.0, 0.0, 900.0], [0.0, 0.0, 1900.0]]), R, t)
+    assert np.allclose(cam[0, :2], 0, atol=1e-9)  # the target is on the optical axis
+    f, c = np.array([1145.0, 1143.0]), np.array([512.0, 515.0])
+    uv = camera_to_pixel(cam, f, c)
+    assert uv[1, 1] < uv[0, 1]  # a point 1 m higher is higher in the picture: image y is down
+    assert np.allclose(pixel_to_camera(np.concatenate([uv, cam[:, 2:]], 1), f, c), cam, atol=1e-9)
+
+
+# --- the real samples -----------------------------------------------------------------------------------------------
+
+@needs_real
+def test_real_samples_mmpose_form_projects_onto_its_2d_joints():
+    images, samples = read_mmpose(str(REAL / "test_h36m_body3d.npz"))
+    assert len(samples) == 4 and images[1]["file_name"].startswith("S1/S1_Directions_1.54138969/")
+    for s in samples:
+        distorted = camera_to_pixel(s["joint_cam"], s["f"], s["c"], s["k"], s["p"])
+        assert np.abs(distorted - s["keypoints"][:, :2]).max() < 0.01  # measured 3e-5 px: the same projection
+        pinhole = camera_to_pixel(s["joint_cam"], s["f"], s["c"])
+        assert np.abs(pinhole - s["keypoints"][:, :2]).max() > 1.0  # Human3.6M's 2-D joints include its distortion
+        assert 3000 < s["joint_cam"][0, 2] < 8000  # S is in metres, read as mm
+
+
+@needs_real
+def test_real_samples_in_3dmppe_form_match_the_mmpose_form(tmp_path):
+    """The COCO-style JSON of the same frames (world joints in metres) with cameras.pkl (R camera-to-world, T the
+    centre) rewritten in 3DMPPE's convention (X_cam = R X + t, mm) reads to the same camera joints and pixels."""
+    with open(REAL / "cameras.pkl", "rb") as f:
+        cams = pickle.load(f)
+    coco = json.loads((REAL / "h36m_coco.json").read_text())
+    anns = []
+    for im, ann in zip(coco["images"], coco["annotations"]):
+        subject, cam_id = im["file_name"].split("_")[0], im["file_name"].split(".")[1].split("_")[0]
+        cam = cams[(subject, cam_id)]
+        R = cam["R"].T
+        anns.append({"image_id": im["id"], "bbox": ann["bbox"],
+                     "cam_param": {"R": R.tolist(), "t": (-R @ cam["T"][:, 0] * 1000).tolist(),
+                                   "f": cam["f"][:, 0].tolist(), "c": cam["c"][:, 0].tolist(),
+                                   "k": cam["k"][:, 0].tolist(), "p": cam["p"][:, 0].tolist()},
+                     "keypoints_world": (np.asarray(ann["keypoints_3d"]).reshape(17, 4)[:, :3] * 1000).tolist()})
+    path = tmp_path / "h36m_val.json"
+    path.write_text(json.dumps({"images": coco["images"], "annotations": anns}))
+    _, mppe = read_3dmppe(str(path))
+    _, mm = read_mmpose(str(REAL / "test_h36m_body3d.npz"))
+    for a, b in zip(mppe, mm):
+        assert np.abs(a["joint_cam"] - b["joint_cam"]).max() < 0.01  # mm (measured 2e-4)
+        assert np.abs(a["keypoints"] - b["keypoints"]).max() < 0.01  # px, projected here with the distortion
+        assert np.allclose(a["box"], b["box"], atol=1e-6)  # mmpose's centre and scale are the same square box
+
+
+@needs_real
+def test_real_samples_crop_and_come_back():
+    data = TopDownH36M(str(REAL / "test_h36m_body3d.npz"), str(REAL), TopDownConfig(input_size=(256, 256), heatmaps=False))
+    for i, s in enumerate(data.samples):
+        sample = data[i]
+        assert sample["image"].shape == (3, 256, 256)
+        back = to_image_uvd(sample["joints"].double(), sample["crop_to_image"], (256, 256)).numpy()
+        assert np.abs(back[:, :2] - s["keypoints"][:, :2]).max() < 1e-3
+        assert np.abs(back[:, 2] - (s["joint_cam"][:, 2] - s["joint_cam"][0, 2])).max() < 1e-3  # mm (float32 / 2000)
+        assert sample["target_weight"].sum() == 17
+
+
+# --- Synth3D -------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synth3d(tmp_path_factory):
+    return generate(str(tmp_path_factory.mktemp("s3d") / "d"), n_train=6, n_val=2, seed=3,
+                    config=Synth3DConfig(size=96, frames=4))
+
+
+def test_synth3d_both_forms_read_the_same_people(synth3d):
+    for split, n in (("train", 24), ("val", 8)):
+        ann = h36m_annotations(synth3d, split)
+        assert ann.endswith(f"h36m_{split}.json")
+        _, a = read_3dmppe(ann)
+        _, b = read_mmpose(ann.replace(".json", ".npz"))
+        assert len(a) == len(b) == n
+        for x, y in zip(a, b):
+            assert np.abs(x["joint_cam"] - y["joint_cam"]).max() < 0.01  # world rounded to 1e-3 mm
+            assert np.abs(x["keypoints"] - y["keypoints"]).max() < 1e-3
+            assert np.allclose(x["f"], y["f"], atol=1e-5) and np.allclose(x["c"], y["c"], atol=1e-5)
+
+
+def test_synth3d_labels_truth_and_noise(synth3d):
+    root = Path(synth3d) / "annotations"
+    for split in ("train", "val"):
+        data = json.loads((root / f"h36m_{split}.json").read_text())
+        truth = json.loads((root / f"truth_{split}.json").read_text())["annotations"]
+        _, samples = read_3dmppe(str(root / f"h36m_{split}.json"))
+        for ann, t, s in zip(data["annotations"], truth, samples):
+            label, clean, noise = (np.asarray(ann["keypoints_world"]), np.asarray(t["joint_world"]),
+                                   np.asarray(t["noise_mm"]))
+            assert np.abs(label - clean - noise).max() < 1e-3  # rounded to 1e-3 mm
+            assert (noise == 0).all() if split == "val" else (noise != 0).all()
+            cam = {k: np.asarray(v) for k, v in ann["cam_param"].items()}
+            # the 2-D joints are the clean joints projected (what the picture shows), not the noisy label's
+            pix = camera_to_pixel(world_to_camera(clean, cam["R"], cam["t"]), cam["f"], cam["c"])
+            assert np.abs(pix - s["keypoints"][:, :2]).max() < 0.01
+            assert (s["joint_cam"][:, 2] > 1000).all()  # everyone is in front of the camera
+        images = data["images"]
+        assert all((Path(synth3d) / "images" / split / im["file_name"]).is_file() for im in images)
+
+
+def test_synth3d_noise_follows_its_student_t_law(tmp_path):
+    # 300 sequences x 2 frames x 17 joints x 3 coordinates of standardized noise against Student-t(3): the fraction
+    # beyond 3 and the median of |t|, each within 4 binomial standard errors of the law's
+    generate(str(tmp_path / "n"), n_train=300, n_val=1, seed=5, config=Synth3DConfig(frames=2, images=False))
+    truth = json.loads((tmp_path / "n" / "annotations" / "truth_train.json").read_text())["annotations"]
+    z = (np.stack([t["noise_mm"] for t in truth]) / (20.0 * NOISE_FACTOR[None, :, None])).reshape(-1)
+    n = len(z)
+    p = 2 * stats.t.sf(3, 3)
+    assert abs((np.abs(z) > 3).mean() - p) < 4 * math.sqrt(p * (1 - p) / n)
+    median = stats.t.ppf(0.75, 3)  # the median of |t|: half of the draws within it
+    assert abs((np.abs(z) < median).mean() - 0.5) < 4 * math.sqrt(0.25 / n)
+
+
+def test_synth3d_skeleton_is_rigid_and_within_its_limits():
+    rng = np.random.default_rng(0)
+    bones = sample_person(rng)
+    J = {name: i for i, name in enumerate(H36M.keypoints)}
+    lengths = []
+    for _ in range(50):
+        angles = {name: rng.uniform(lo, hi) for name, (lo, hi) in ANGLES.items()}
+        p = pose_body(angles, bones)
+        lengths.append([np.linalg.norm(p[a] - p[b]) for a, b in H36M.skeleton])
+        thigh, shin = p[J["left_knee"]] - p[J["left_hip"]], p[J["left_ankle"]] - p[J["left_knee"]]
+        bend = math.degrees(math.acos(np.dot(thigh, shin) / np.linalg.norm(thigh) / np.linalg.norm(shin)))
+        assert bend == pytest.approx(angles["left_knee"], abs=1e-6)
+        assert np.linalg.norm(p[J["left_hip"]] - p[J["right_hip"]]) == pytest.approx(2 * bones["hip"])
+        assert p[J["left_hip"], 0] > 0 > p[J["right_hip"], 0]  # x is the person's left
+    assert np.ptp(np.asarray(lengths), axis=0).max() < 1e-9  # the same bones in every pose
+
+
+def test_synth3d_is_deterministic_and_refuses_bad_options(synth3d, tmp_path):
+    again = generate(str(tmp_path / "again"), n_train=6, n_val=2, seed=3, config=Synth3DConfig(size=96, frames=4))
+    for name in ("h36m_train.json", "h36m_val.npz", "cameras.pkl"):
+        assert (Path(again) / "annotations" / name).read_bytes() == (Path(synth3d) / "annotations" / name).read_bytes()
+    with pytest.raises(ValueError, match="at least 32 px"):
+        generate(str(tmp_path / "bad"), 1, 1, config=Synth3DConfig(size=8))
+    with pytest.raises(ValueError, match="not empty"):
+        generate(synth3d, 1, 1)
+
+
+def test_bad_h36m_annotations_are_one_sentence(tmp_path):
+    path = tmp_path / "h36m_val.json"
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}],
+                                "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1]}]}))
+    with pytest.raises(ValueError, match="annotation 0 .* has no cam_param, keypoints_world"):
+        read_3dmppe(str(path))
+    cam = {"R": np.eye(3).tolist(), "t": [0, 0, 0], "f": [1, 1], "c": [0, 0]}
+    path.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [
+        {"image_id": 1, "bbox": [0, 0, 1, 1], "cam_param": cam, "keypoints_world": [[0, 0, 1]] * 16}]}))
+    with pytest.raises(ValueError, match="keypoints_world must be 17 x 3 finite numbers, got 48 values"):
+        read_3dmppe(str(path))
+    np.savez(tmp_path / "h36m_train.npz", imgname=np.array(["S1/S1_X.123_000001.jpg"]))
+    with pytest.raises(ValueError, match="cameras.pkl: not found"):
+        read_mmpose(str(tmp_path / "h36m_train.npz"))
+    with pytest.raises(ValueError, match="no annotations/h36m_test.json or .npz"):
+        h36m_paths(str(tmp_path), "test")
+
+
+# --- the single-stage model ------------------------------------------------------------------------------------------
+
+def test_depth_targets_flip_with_their_joints(synth3d):
+    path, image_dir = h36m_paths(synth3d, "val")
+    cfg = dict(input_size=(64, 64), heatmaps=False)
+    plain = TopDownH36M(path, image_dir, TopDownConfig(**cfg))
+    flipped = TopDownH36M(path, image_dir, TopDownConfig(**cfg, augment=True, flip_prob=1.0, half_body_prob=0.0,
+                                                         rotation_prob=0.0, scale_factor=0.0))[0]
+    s, a = plain.samples[0], plain[0]
+    depth = (s["joint_cam"][:, 2] - s["joint_cam"][0, 2]) / DEPTH_RANGE_MM
+    assert np.abs(a["joints"][:, 2].numpy() - depth).max() < 1e-6
+    mirrored = a["joints"].clone()
+    mirrored[:, 0] = -mirrored[:, 0] - 1 / 64
+    for l, r in H36M.flip_pairs:
+        mirrored[[l, r]] = mirrored[[r, l]]
+    assert flipped["flipped"] and torch.allclose(flipped["joints"], mirrored, atol=1e-4)
+
+
+def test_perfect_single_stage_results_score_zero(synth3d):
+    data = TopDownH36M(*h36m_paths(synth3d, "val"), TopDownConfig(input_size=(64, 64), heatmaps=False))
+    results = []
+    for i, s in enumerate(data.samples):
+        uvd = np.concatenate([s["keypoints"][:, :2], s["joint_cam"][:, 2:] - s["joint_cam"][0, 2], np.ones((17, 1))], 1)
+        results.append({"ann_id": i, "image_id": s["image_id"], "score": 1.0 - 0.01 * i, "keypoints": uvd.reshape(-1).tolist()})
+    scores = h36m_scores(results, data)
+    # the pixels are stored to 1e-3 px: back-projected at z / f < 7000 mm / 100 px that is at most 0.035 mm
+    assert scores["MPJPE"] < 0.05 and scores["PA-MPJPE"] < 0.05
+    with pytest.raises(ValueError, match="have no finite prediction"):
+        h36m_scores(results[1:], data)
+
+
+def test_the_3d_flow_uses_the_reference_masks():
+    flow = make_flow(3)
+    assert flow.masks.tolist() == [[0, 0, 1], [1, 1, 0]] * 3
+    assert make_flow(2).masks.tolist() == [[0, 1], [1, 0]] * 3
+
+
+def test_a_single_stage_model_trains_and_evaluates_through_the_command_line(synth3d, tmp_path):
+    from rlelab.checkpoints import load_checkpoint
+    from rlelab.config import make_config
+    from rlelab.train import train
+
+    cfg = make_config(dict(task="h36m", data=synth3d, input_size=[64, 64], backbone="resnet18", loss="rle",
+                           epochs=2, batch_size=8, workers=0, eval_every=1, out=str(tmp_path / "run"), warmup_steps=0))
+    history = train(cfg, progress=False)
+    assert all(0 < row["MPJPE"] < 2000 and 0 < row["PA-MPJPE"] <= row["MPJPE"] * 1.5 for row in history)
+    best = min(history, key=lambda r: r["MPJPE"])  # lower is better: best.pt is the smallest MPJPE
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["epoch"] == best["epoch"]
+    model, loaded, _ = load_checkpoint(str(tmp_path / "run" / "best.pt"))
+    assert loaded.task == "h36m" and model.fc.out_features == 17 * 6 and model.flow.dim == 3
+    args = [sys.executable, "-m", "rlelab", "eval", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+            "--results", str(tmp_path / "r.json")]
+    if (REAL / "test_h36m_body3d.npz").exists():
+        args += ["--ann-file", str(REAL / "test_h36m_body3d.npz"), "--image-dir", str(REAL)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = dict(line.split(None, 1) for line in out.stdout.strip().splitlines())
+    assert rows["task"].startswith("h36m") and 0 < float(rows["MPJPE"]) < 5000
+
+
+# --- the lifting model -----------------------------------------------------------------------------------------------
+
+def test_a_lifting_model_trains_saves_and_evaluates_through_the_command_line(tmp_path):
+    data = str(tmp_path / "poses")
+    out = subprocess.run([sys.executable, "-m", "rlelab", "synth3d", "--out", data, "--n-train", "40", "--n-val", "5",
+                          "--no-images"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert not (Path(data) / "images").exists()
+    for loss in ("l2", "rle"):
+        run = str(tmp_path / loss)
+        out = subprocess.run([sys.executable, "-m", "rlelab", "lift", "--data", data, "--loss", loss, "--epochs", "2",
+                              "--width", "64", "--out", run, "--quiet"], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        history = json.loads((Path(run) / "metrics.json").read_text())
+        assert len(history) == 2 and all(0 < r["MPJPE"] < 2000 for r in history)
+        out = subprocess.run([sys.executable, "-m", "rlelab", "eval", "--checkpoint", f"{run}/lift.pt", "--data", data],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        rows = dict(line.split(None, 1) for line in out.stdout.strip().splitlines())
+        assert float(rows["MPJPE"]) == pytest.approx(history[-1]["MPJPE"], abs=1e-4)  # the saved model, printed to 1e-4
+        assert (rows["pearson"] == "nan") == (loss == "l2")  # L2 has no sigma_hat to be confident with
+
+
+def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):
+    from rlelab.lifting import lifting_arrays
+
+    _, samples = read_3dmppe(h36m_annotations(synth3d, "val"))
+    x, y = lifting_arrays(samples)
+    assert x.shape == (8, 17, 2) and y.shape == (8, 16, 3)
+    assert np.abs(x[:, 0]).max() == 0
+    s = samples[0]
+    # (u - c) / f of a joint minus the root's: x / z - x_root / z_root of its camera coordinates
+    j = s["joint_cam"]
+    assert np.allclose(x[0], j[:, :2] / j[:, 2:] - j[0, :2] / j[0, 2], atol=1e-5)  # pixels stored to 1e-3, f ~ 110 px
+    assert np.allclose(y[0] * 1000, j[1:] - j[0], atol=1e-9)
