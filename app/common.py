@@ -23,6 +23,7 @@ REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n
 def checkpoints():
     """Shipped checkpoints first, then whatever `rlelab train` wrote under runs/."""
     found = sorted(DATA.glob("*.pt")) + sorted((ROOT / "runs").glob("*/best.pt")) + sorted((ROOT / "runs").glob("*/last.pt"))
+    found = [p for p in found if "lift" not in p.name]  # the lifting model (page "3-D lifting") takes 2-D joints
     return [str(p.relative_to(ROOT)) for p in found]
 
 

@@ -1,4 +1,5 @@
-"""rlelab app: learned densities, per-joint sigma on your pictures, and L1 against RLE side by side.
+"""rlelab app: learned densities, per-joint sigma on your pictures, L1 against RLE side by side, and a 2-D pose
+lifted to 3-D with sigma along the depth.
 
 Run: streamlit run app/main.py
 """
@@ -6,13 +7,15 @@ import streamlit as st
 
 st.set_page_config(page_title="rlelab", page_icon="🦴", layout="wide")
 
-import page_densities  # noqa: E402  (after set_page_config)
+import page_3d  # noqa: E402  (after set_page_config)
+import page_densities  # noqa: E402
 import page_pose  # noqa: E402
 
 PAGES = {  # title: (address, page), open one directly with ?page=address
     "Learned densities": ("densities", page_densities.render),
     "Pose and sigma": ("pose", page_pose.render_single),
     "Compare L1 vs RLE": ("compare", page_pose.render_compare),
+    "3-D lifting": ("lifting", page_3d.render_lifting),
 }
 addresses = [address for address, _ in PAGES.values()]
 start = st.query_params.get("page", "densities")

@@ -16,12 +16,15 @@ import os
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import method  # noqa: E402
 from rlelab.data.coco import TopDownConfig  # noqa: E402
 from rlelab.data.synth3d import Synth3DConfig, generate  # noqa: E402
-from rlelab.evaluate import evaluate  # noqa: E402
+from rlelab.data.h36m import read_h36m  # noqa: E402
+from rlelab.evaluate import evaluate, mpjpe, pa_mpjpe  # noqa: E402
 from rlelab.files import atomic_write  # noqa: E402
 from rlelab.lifting import LiftConfig, train_lifting  # noqa: E402
 from rlelab.tasks import H36M  # noqa: E402
@@ -50,9 +53,20 @@ def lifting_rows(args):
     return rows
 
 
+def mean_pose_row(data):
+    """The prior a model must beat: the mean root-relative training pose (camera axes), for every val person."""
+    root_relative = lambda samples: np.stack([s["joint_cam"] - s["joint_cam"][0] for s in samples])
+    train = root_relative(read_h36m(H36M.paths(data, "train")[0])[1])
+    val = root_relative(read_h36m(H36M.paths(data, "val")[0])[1])
+    guess = np.broadcast_to(train.mean(0), val.shape)
+    return f"| mean training pose (the prior) | {mpjpe(guess, val).mean():.1f} | {pa_mpjpe(guess, val).mean():.1f} | - | - | - |"
+
+
 def single_stage_rows(args):
     rows = ["| single-stage | Synth3D val: MPJPE | PA-MPJPE | Pearson(c, -MPJPE) | real samples: MPJPE | PA-MPJPE |",
             "|---|---|---|---|---|---|"]
+    rows.append(mean_pose_row(load_checkpoint(args.single[0])[1].data))
+    print(rows[-1], flush=True)
     for path in args.single:
         model, cfg, ckpt = load_checkpoint(path)
         data = TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False)

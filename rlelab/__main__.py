@@ -66,8 +66,9 @@ def _synth3d(args):
 def _lift(args):
     from .lifting import LiftConfig, train_lifting
 
-    cfg = LiftConfig(data=args.data, loss=args.loss, epochs=args.epochs, width=args.width, seed=args.seed, out=args.out)
-    _, history = train_lifting(cfg, progress=not args.quiet)
+    cfg = LiftConfig(data=args.data, loss=args.loss, epochs=args.epochs, width=args.width, seed=args.seed, out=args.out,
+                     standardize=args.standardize)
+    _, history = train_lifting(cfg, progress=not args.quiet, overwrite=args.overwrite)
     last = history[-1]
     print(f"{args.loss}: val MPJPE {last['MPJPE']:.1f} mm, PA-MPJPE {last['PA-MPJPE']:.1f} mm, pearson(c, -MPJPE) "
           f"{last['pearson']:.3f} after {cfg.epochs} epochs; wrote {args.out}/lift.pt and metrics.json")
@@ -232,10 +233,14 @@ def build_parser():
                                      "baseline) with any loss", formatter_class=_Defaults)
     lf.add_argument("--data", default=lc.data, help="a Human3.6M-form folder (python -m rlelab synth3d)")
     lf.add_argument("--loss", choices=tuple(LOSSES), default=lc.loss, help="the regression loss (Table 8: l2, l1, dle, rle)")
+    lf.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=lc.standardize,
+                    help="RLE with bar_mu standardized (sigma_hat is the error's std; the image trainer's default) or "
+                         "Eq. 8 as written (lifts best: README, 'Human3.6M')")
     lf.add_argument("--epochs", type=int, default=lc.epochs, help="passes over the training split")
     lf.add_argument("--width", type=int, default=lc.width, help="units of each fully connected layer")
     lf.add_argument("--seed", type=int, default=lc.seed, help="seed of the initialization and batches")
     lf.add_argument("--out", default=lc.out, help="folder for lift.pt and metrics.json")
+    lf.add_argument("--overwrite", action="store_true", help="replace the lift.pt already in OUT (else it is refused)")
     lf.add_argument("--quiet", action="store_true", help="no progress bar")
     lf.set_defaults(run=_lift)
 

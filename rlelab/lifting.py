@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 
 from .config import loss_options
 from .data.h36m import h36m_annotations, read_h36m
+from .data.keypoints import COCO_KEYPOINTS, H36M
 from .evaluate import mpjpe, pa_mpjpe
 from .files import atomic_write
 from .flows import make_flow
-from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, sigma_hat_from_logits
+from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, p_phi_moments, sigma_hat_from_logits
 
 
 @dataclass
@@ -50,12 +51,55 @@ class LiftConfig:
     out: str = "runs/lift_rle"
 
 
+def lifting_input(pixels, f, c):
+    """The model's input from 2-D joints (..., 17, 2) in pixels: normalized camera coordinates (u - c) / f,
+    relative to the root (joint 0)."""
+    x = (np.asarray(pixels, dtype=np.float64) - np.asarray(c)) / np.asarray(f)
+    return x - x[..., :1, :]
+
+
 def lifting_arrays(samples):
-    """(inputs (N, 17, 2) in root-relative normalized camera coordinates, targets (N, 16, 3) root-relative metres)
-    of Human3.6M-form samples (``rlelab.data.h36m.read_h36m``)."""
-    x = np.stack([(s["keypoints"][:, :2] - s["c"]) / s["f"] for s in samples])
+    """(inputs (N, 17, 2) of ``lifting_input``, targets (N, 16, 3) root-relative metres) of Human3.6M-form
+    samples (``rlelab.data.h36m.read_h36m``)."""
+    x = np.stack([lifting_input(s["keypoints"][:, :2], s["f"], s["c"]) for s in samples])
     y = np.stack([s["joint_cam"] for s in samples]) / 1000
-    return x - x[:, :1], (y - y[:, :1])[:, 1:]
+    return x, (y - y[:, :1])[:, 1:]
+
+
+def h36m_from_coco(keypoints):
+    """COCO's 17 joints (17, 2+) -> Human3.6M's 17 (17, 2), for lifting a 2-D pose of the COCO-trained model.
+    The limbs are the same joints; the others are built, as an approximation: the pelvis halfway between the
+    hips, the thorax between the shoulders, the spine halfway between them, the neck/nose at COCO's nose and the
+    head above the eyes by a third of the eyes-to-thorax distance."""
+    k = np.asarray(keypoints, dtype=np.float64)[:, :2]
+    coco = {name: k[i] for i, name in enumerate(COCO_KEYPOINTS)}
+    pelvis = (coco["left_hip"] + coco["right_hip"]) / 2
+    thorax = (coco["left_shoulder"] + coco["right_shoulder"]) / 2
+    eyes = (coco["left_eye"] + coco["right_eye"]) / 2
+    built = {"pelvis": pelvis, "thorax": thorax, "spine": (pelvis + thorax) / 2, "neck": coco["nose"],
+             "head": eyes + (eyes - thorax) / 3}
+    return np.stack([built[name] if name in built else coco[name] for name in H36M.keypoints])
+
+
+@torch.no_grad()
+def error_scale(model, cfg):
+    """Per camera axis (3,), what turns sigma_hat into the std of the predicted error mu_g - mu_hat: the std of
+    the learned density P_phi of bar_mu (``p_phi_moments``; Eq. 8 leaves bar_mu's scale free, so sigma_hat alone
+    is not the error's scale), 1 for the standardized RLE (its sigma_hat is that std) and for a loss without a flow."""
+    if model.flow is None or (cfg.loss == "rle" and cfg.standardize):
+        return np.ones(3)
+    return p_phi_moments(model.flow, cfg.q if cfg.loss == "rle" else None)[2].double().cpu().numpy()
+
+
+@torch.no_grad()
+def lift_pose(model, pixels, f, c):
+    """(mu_hat, sigma_hat), each (17, 3) in metres relative to the root (the root's row is 0), of one 2-D pose
+    (17, 2) in pixels seen by a camera of focal length f and principal point c (px)."""
+    model.eval()
+    out = model(torch.as_tensor(lifting_input(pixels, f, c)[None], dtype=torch.float32))
+    zero = np.zeros((1, 3))
+    return (np.concatenate([zero, out["mu_hat"][0].double().numpy()]),
+            np.concatenate([zero, out["sigma_hat"][0].double().numpy()]))
 
 
 class Residual(nn.Module):
@@ -125,11 +169,13 @@ def _check(cfg):
                          f"{cfg.sigma_init}; they need epochs >= 1, batch_size >= 2, lr > 0 and sigma_init in (0, 1).")
 
 
-def train_lifting(cfg, progress=True):
+def train_lifting(cfg, progress=True, overwrite=False):
     """Train on ``cfg.data``'s train split (on the GPU where there is one), score on its val split each epoch;
-    write ``cfg.out``/lift.pt (the last epoch's model, its config and metrics) and metrics.json. Returns (model on
-    the CPU, history)."""
+    write ``cfg.out``/lift.pt (the last epoch's model, its config and metrics) and metrics.json, refusing to replace
+    a lift.pt already there unless ``overwrite``. Returns (model on the CPU, history)."""
     _check(cfg)
+    if cfg.out and os.path.exists(os.path.join(cfg.out, "lift.pt")) and not overwrite:
+        raise ValueError(f"{cfg.out} already holds a lift.pt; choose another --out, or add --overwrite to replace it.")
     torch.manual_seed(cfg.seed)
     x, y = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "train"))[1])
     vx, vy = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "val"))[1])

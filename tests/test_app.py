@@ -111,3 +111,31 @@ def test_compare_page_puts_l1_and_rle_side_by_side():
     assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_res18_l1.pt", "data/synthpose_res18_rle.pt"]
     assert [h.value for h in at.subheader] == ["L1", "RLE"]
     assert at.metric[0].value == "n/a" and 0 < float(at.metric[1].value) < 1  # L1 has no sigma_hat
+
+
+needs_lifting = pytest.mark.skipif(not (ROOT / "data" / "synth3d_lift_rle.pt").exists(),
+                                   reason="the shipped lifting model data/synth3d_lift_rle.pt is missing (README, 'Human3.6M')")
+
+
+@needs_lifting
+def test_lifting_page_lifts_a_synth3d_person_and_a_picture():
+    at = app("lifting")
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert labels == ["error std along the depth", "error std in the image plane", "MPJPE", "PA-MPJPE"]
+    depth, plane = (float(m.value.split()[0]) for m in at.metric[:2])
+    assert depth > plane  # the depth is where the picture says least (lab 05)
+    assert len(at.get("plotly_chart")) == 2
+    if (ROOT / "data" / "synthpose_res18_rle.pt").exists():
+        at.radio(key="lift_source").set_value("a picture (the 2-D model)").run()
+        assert not at.exception
+        assert [m.label for m in at.metric] == ["error std along the depth", "error std in the image plane"]
+
+
+def test_the_pose_pages_do_not_offer_the_lifting_model():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "app"))
+    from common import checkpoints
+
+    assert not [p for p in checkpoints() if "lift" in p]

@@ -301,6 +301,9 @@ def test_a_lifting_model_trains_saves_and_evaluates_through_the_command_line(tmp
         rows = dict(line.split(None, 1) for line in out.stdout.strip().splitlines())
         assert float(rows["MPJPE"]) == pytest.approx(history[-1]["MPJPE"], abs=1e-4)  # the saved model, printed to 1e-4
         assert (rows["pearson"] == "nan") == (loss == "l2")  # L2 has no sigma_hat to be confident with
+    again = subprocess.run([sys.executable, "-m", "rlelab", "lift", "--data", data, "--epochs", "1", "--out", run],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "already holds a lift.pt" in again.stderr and "Traceback" not in again.stderr
 
 
 def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):
@@ -315,3 +318,27 @@ def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):
     j = s["joint_cam"]
     assert np.allclose(x[0], j[:, :2] / j[:, 2:] - j[0, :2] / j[0, 2], atol=1e-5)  # pixels stored to 1e-3, f ~ 110 px
     assert np.allclose(y[0] * 1000, j[1:] - j[0], atol=1e-9)
+
+
+def test_coco_joints_become_h36m_joints_and_lift():
+    from rlelab.data.keypoints import COCO_KEYPOINTS
+    from rlelab.lifting import LiftingModel, error_scale, h36m_from_coco, lift_pose
+
+    coco = np.random.default_rng(0).uniform(0, 200, (17, 3))
+    h = h36m_from_coco(coco)
+    name = dict(zip(H36M.keypoints, h))
+    for joint in ("left_wrist", "right_knee", "left_shoulder", "right_ankle"):
+        assert (name[joint] == coco[COCO_KEYPOINTS.index(joint), :2]).all()
+    hips = (coco[COCO_KEYPOINTS.index("left_hip"), :2] + coco[COCO_KEYPOINTS.index("right_hip"), :2]) / 2
+    assert np.allclose(name["pelvis"], hips)
+    model = LiftingModel(width=32, flow=True)
+    mu, sigma = lift_pose(model, h, f=np.array([300.0, 300.0]), c=np.array([128.0, 128.0]))
+    assert mu.shape == sigma.shape == (17, 3) and (mu[0] == 0).all() and (sigma[1:] > 0).all()
+
+    class Cfg:  # the fields error_scale reads
+        loss, q, standardize = "rle", "laplace", True
+    assert (error_scale(model, Cfg) == 1).all()  # standardized: sigma_hat is the error's std
+    Cfg.standardize = False
+    from rlelab.losses import p_phi_moments
+
+    assert np.allclose(error_scale(model, Cfg), p_phi_moments(model.flow, "laplace")[2].detach().double().numpy())

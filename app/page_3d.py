@@ -1,0 +1,134 @@
+"""Page "3-D lifting": a 2-D pose lifted to 3-D by the shipped lifting model (Table 8's two-stage model, trained
+with RLE on Synth3D), with each joint's sigma_hat drawn as an ellipsoid along the camera's axes."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from common import DATA, ROOT, load_model, pick_checkpoint
+from page_pose import choose_box, choose_image, run
+from rlelab.camera import camera_to_pixel, world_to_camera
+from rlelab.data.keypoints import H36M
+from rlelab.data.synth3d import Synth3DConfig, pose_body, render, sample_camera, sample_motion, sample_person
+from rlelab.evaluate import mpjpe, pa_mpjpe
+from rlelab.lifting import error_scale, h36m_from_coco, lift_pose, load_lifting
+
+LIFTING = DATA / "synth3d_lift_rle.pt"
+REPRODUCE = ("python -m rlelab synth3d --out data/synth3d_poses --n-train 2000 --n-val 250 --no-images\n"
+             "python -m rlelab lift --data data/synth3d_poses --loss rle --standardize --width 256 --epochs 20 \\\n"
+             "    --out runs/lift_rle_std_w256\n"
+             "cp runs/lift_rle_std_w256/lift.pt data/synth3d_lift_rle.pt")
+LEFT = {11, 12, 13, 4, 5, 6}
+
+
+@st.cache_resource(show_spinner="loading the lifting model ...")
+def lifting_model():
+    """(model, config, per-axis factor from sigma_hat to the predicted error's std: ``error_scale``)."""
+    model, cfg = load_lifting(str(LIFTING))
+    return model, cfg, error_scale(model, cfg)
+
+
+def synth3d_person(seed, size=256):
+    """One Synth3D person (as ``rlelab synth3d`` draws them): its picture, 2-D joints, camera and clean 3-D
+    joints (mm, camera frame)."""
+    rng = np.random.default_rng([seed, 2])
+    bones, angles = sample_person(rng), sample_motion(rng, 1)[0]
+    yaw = np.radians(rng.uniform(0, 360))
+    turn = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    body = pose_body(angles, bones) @ (turn @ np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])).T
+    world = body + [0, 0, -body[:, 2].min() + 80]
+    cam = sample_camera(rng, np.array([0.0, 0.0, 900.0]), size)
+    joint_cam = world_to_camera(world, cam["R"], cam["t"])
+    pix = camera_to_pixel(joint_cam, cam["f"], cam["c"])
+    image, _ = render(rng, joint_cam, pix, cam["f"][0], Synth3DConfig(size=size, occluder_prob=0.0))
+    return np.asarray(image), pix, cam, joint_cam
+
+
+def ellipsoid(centre, radii, n=10):
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, n), np.linspace(0, np.pi, n))
+    return [centre[d] + radii[d] * f for d, f in enumerate((np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v)))]
+
+
+def skeleton_3d(mu, sigma, truth=None, scale=1.0, height=560):
+    """Plotly 3-D figure in the camera's axes (x right, y up, z the depth), metres relative to the root."""
+    show = lambda p: (p[:, 0], p[:, 2], -p[:, 1])  # plotly's z is up: (x, depth, -y)
+    fig = go.Figure()
+    for pose, name, dash in ((truth, "truth", "dot"), (mu, "lifted mu_hat", "solid")):
+        if pose is None:
+            continue
+        for k, (a, b) in enumerate(H36M.skeleton):
+            x, y, z = show(pose[[a, b]])
+            fig.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="lines", name=name, legendgroup=name, showlegend=k == 0,
+                                       line=dict(width=6, dash=dash,
+                                                 color=("#d62728" if b in LEFT else "#1f77b4") if pose is mu else "#7f7f7f")))
+    for j in range(1, 17):
+        x, y, z = ellipsoid(mu[j], scale * sigma[j])
+        fig.add_trace(go.Surface(x=x, y=z, z=-y, opacity=0.25, showscale=False, colorscale=[[0, "#ff7f0e"], [1, "#ff7f0e"]],
+                                 hovertext=f"{H36M.keypoints[j]}: error std x {sigma[j, 0] * 1000:.0f}, "
+                                           f"y {sigma[j, 1] * 1000:.0f}, depth {sigma[j, 2] * 1000:.0f} mm",
+                                 hoverinfo="text", showlegend=False))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h"),
+                      scene=dict(aspectmode="data", xaxis_title="x (m)", yaxis_title="depth z (m)", zaxis_title="up (m)"))
+    return fig
+
+
+def render_lifting():
+    st.title("3-D lifting and sigma along the depth")
+    st.markdown(
+        "The two-stage model of Table 8 lifts 17 2-D joints to 3-D (Martinez et al.'s fully connected network, "
+        "trained with RLE on Synth3D). For each joint it predicts $\\hat\\mu$ and $\\hat\\sigma$ per camera axis; the "
+        "orange ellipsoids have half-axes $\\hat\\sigma\\cdot\\mathrm{std}(P_\\phi)$, the predicted error's std (Eq. 8 "
+        "leaves the scale of $\\bar\\mu$ free, so $\\hat\\sigma$ alone is not it). A picture keeps $x/z$ and $y/z$ and loses the depth, so "
+        "the ellipsoids are long along the depth, where a limb can point towards the camera or away from it with "
+        "the same pixels (lab 05, section 2).")
+    if not LIFTING.exists():
+        st.info("No lifting model in data/. Make the shipped one with:\n\n```bash\n" + REPRODUCE + "\n```")
+        return
+    model, cfg, to_error = lifting_model()
+    with st.sidebar:
+        source = st.radio("2-D pose from", ["a Synth3D person", "a picture (the 2-D model)"], key="lift_source")
+        scale = st.slider("ellipsoid size (x error std)", 0.5, 3.0, 1.0, 0.5, key="lift_scale")
+    truth = None
+    if source == "a Synth3D person":
+        seed = st.sidebar.number_input("person (seed)", 0, 10_000, 0, key="lift_seed")
+        image, pix, cam, joint_cam = synth3d_person(int(seed))
+        f, c = cam["f"], cam["c"]
+        truth = (joint_cam - joint_cam[0]) / 1000
+    else:
+        with st.sidebar:
+            path = pick_checkpoint("2-D model", "rle", key="lift_model")
+        image = choose_image("lift") if path else None
+        if image is None:
+            return
+        _, cfg2d, _, _ = load_model(path)
+        if cfg2d.task != "coco":
+            st.warning(f"This 2-D model predicts {cfg2d.task}'s joints; pick a COCO model to feed the lifting model.")
+            return
+        pred, _, _ = run(path, image, choose_box(image, "lift"))
+        if pred is None:
+            return
+        pix = h36m_from_coco(pred["joints"])
+        h, w = image.shape[:2]
+        f, c = np.full(2, 1.145 * w), np.array([w / 2, h / 2])
+        st.caption("The camera of an uploaded picture is unknown: assumed Human3.6M-like, f = 1.145 x the width, "
+                   "the principal point at the centre. COCO's joints become Human3.6M's by rlelab.lifting.h36m_from_coco "
+                   "(pelvis, spine, thorax and head are built from hips, shoulders and eyes).")
+    mu, sigma_hat = lift_pose(model, pix, f, c)
+    sigma = sigma_hat * to_error  # the predicted error's std per axis
+    cols = st.columns(4)
+    cols[0].metric("error std along the depth", f"{sigma[1:, 2].mean() * 1000:.0f} mm",
+                   help="σ̂ x std(P_phi) along the depth, mean over the 16 joints")
+    cols[1].metric("error std in the image plane", f"{sigma[1:, :2].mean() * 1000:.0f} mm", help="σ̂ x std(P_phi) along x and y")
+    if truth is not None:
+        cols[2].metric("MPJPE", f"{mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
+        cols[3].metric("PA-MPJPE", f"{pa_mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
+    left, right = st.columns([2, 3])
+    fig = go.Figure(go.Image(z=image))
+    for a, b in H36M.skeleton:
+        fig.add_trace(go.Scatter(x=pix[[a, b], 0], y=pix[[a, b], 1], mode="lines+markers", showlegend=False,
+                                 line=dict(color="#d62728" if b in LEFT else "#1f77b4", width=3)))
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), xaxis_visible=False, yaxis_visible=False)
+    left.plotly_chart(fig, width="stretch")
+    left.caption("the 2-D joints the lifting model sees")
+    right.plotly_chart(skeleton_3d(mu, sigma, truth, scale), width="stretch")
+    right.caption(f"lifted by {LIFTING.relative_to(ROOT)} ({cfg.loss}, width {cfg.width}); drag to turn it. "
+                  + ("Dotted grey: the truth. " if truth is not None else ""))
