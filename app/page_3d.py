@@ -85,7 +85,7 @@ def render_lifting():
         return
     model, cfg, to_error = lifting_model()
     with st.sidebar:
-        source = st.radio("2-D pose from", ["a Synth3D person", "a picture (the 2-D model)"], key="lift_source")
+        source = st.radio("2-D pose from", ["a Synth3D person", "a picture (the 2-D model)"], key="lift_from")
         scale = st.slider("ellipsoid size (x error std)", 0.5, 3.0, 1.0, 0.5, key="lift_scale")
     truth = None
     if source == "a Synth3D person":

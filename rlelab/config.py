@@ -15,7 +15,7 @@ from .tasks import TASKS
 
 @dataclass
 class TrainConfig:
-    # data: the task (rlelab.tasks: coco, mpii) and a folder in its layout (real COCO 2017 / MPII or SynthPose)
+    # data: the task (rlelab.tasks: coco, mpii, h36m) and a folder in its layout (the real data set or synthetic)
     task: str = "coco"
     data: str = "data/synthpose"
     train_split: str = "train"

@@ -2,6 +2,7 @@
 then one rename. A kill leaves at most a temp file, which its owner removes at its next start."""
 import glob
 import os
+import shutil
 import tempfile
 
 TEMP_SUFFIX = ".rlelab-tmp"
@@ -33,3 +34,22 @@ def remove_temp_files(folder):
     for path in stale:
         os.remove(path)
     return len(stale)
+
+
+def write_folder(out, build, prefix):
+    """Make the folder ``out`` whole or not at all: ``build(tmp)`` fills a temp folder beside it, which is then
+    renamed to ``out``. ``out`` must be absent or empty (nothing a user made is overwritten)."""
+    if os.path.exists(out) and os.listdir(out):
+        raise ValueError(f"{out} exists and is not empty; choose another --out or remove it.")
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=prefix)
+    try:
+        build(tmp)
+        if os.path.exists(out):
+            os.rmdir(out)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    return out

@@ -1,7 +1,7 @@
 """A task is what differs between the pose problems one trainer learns: the data set and its batches, the
 joints (names, flip pairs, skeleton), the output dimension D, the metric (and whether higher is better), and
-how a prediction goes back to the original coordinates (Human3.6M: D = 3, u, v and the depth). ``TASKS`` names them for configs
-(``task: mpii``); the trainer, ``evaluate`` and ``predict`` take a ``Task``.
+how a prediction goes back to the original coordinates (Human3.6M: D = 3, u, v and the depth). ``TASKS`` names
+them for configs (``task: mpii``); the trainer, ``evaluate`` and ``predict`` take a ``Task``.
 """
 from dataclasses import dataclass
 from typing import Callable

@@ -127,7 +127,7 @@ def test_lifting_page_lifts_a_synth3d_person_and_a_picture():
     assert depth > plane  # the depth is where the picture says least (lab 05)
     assert len(at.get("plotly_chart")) == 2
     if (ROOT / "data" / "synthpose_res18_rle.pt").exists():
-        at.radio(key="lift_source").set_value("a picture (the 2-D model)").run()
+        at.radio(key="lift_from").set_value("a picture (the 2-D model)").run()
         assert not at.exception
         assert [m.label for m in at.metric] == ["error std along the depth", "error std in the image plane"]
 

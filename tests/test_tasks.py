@@ -73,8 +73,8 @@ def test_config_keys_are_overridden_as_yaml():
         parse_overrides(["--lr"])
     with pytest.raises(ValueError, match="not a --key=value override"):
         parse_overrides(["lr=3"])
-    with pytest.raises(ValueError, match="unknown task 'h36m'"):
-        make_config({"task": "h36m"})
+    with pytest.raises(ValueError, match="unknown task 'h36m17'; choose one of coco, mpii, h36m"):
+        make_config({"task": "h36m17"})
 
 
 def test_a_wrong_override_on_the_command_line_is_one_sentence():

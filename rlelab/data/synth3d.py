@@ -30,15 +30,13 @@ import json
 import math
 import os
 import pickle
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from ..camera import camera_to_pixel, look_at, world_to_camera
-from ..files import atomic_write
+from ..files import atomic_write, write_folder
 from .keypoints import H36M
 from .synthpose import _background, _colors, _texture
 
@@ -279,19 +277,9 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False):
     if cfg.size < 32 or cfg.frames < 1 or cfg.noise_mm < 0:
         raise ValueError(f"synth3d: size {cfg.size}, frames {cfg.frames}, noise_mm {cfg.noise_mm}; the pictures need "
                          "at least 32 px, a sequence a frame, and the noise a scale >= 0.")
-    if os.path.exists(out) and os.listdir(out):
-        raise ValueError(f"{out} exists and is not empty; choose another --out or remove it.")
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".synth3d-")
-    try:
+    def build(tmp):
         cameras = generate_split(tmp, "train", n_train, seed, cfg, first_sequence=1, progress=progress)
         cameras.update(generate_split(tmp, "val", n_val, seed, cfg, first_sequence=n_train + 1, progress=progress))
         atomic_write(os.path.join(tmp, "annotations", "cameras.pkl"), lambda f: pickle.dump(cameras, f))
-        if os.path.exists(out):
-            os.rmdir(out)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
-    return out
+
+    return write_folder(out, build, ".synth3d-")

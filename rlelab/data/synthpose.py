@@ -13,14 +13,12 @@ joints_vis, center, scale, and each head's box for PCKh; 1-based coordinates as 
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..files import atomic_write
+from ..files import atomic_write, write_folder
 from .keypoints import OKS_SIGMAS, PERSON_CATEGORY
 
 NOISE_LAWS = ("gaussian", "laplace", "student_t")
@@ -344,18 +342,8 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False, layout="c
         raise ValueError(f"unknown noise law {cfg.noise_law!r}; choose one of {', '.join(NOISE_LAWS)}.")
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
-    if os.path.exists(out) and os.listdir(out):
-        raise ValueError(f"{out} exists and is not empty; choose another --out or remove it.")
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".synthpose-")
-    try:
+    def build(tmp):
         generate_split(tmp, "train", n_train, seed, cfg, first_id=1, progress=progress, layout=layout)
         generate_split(tmp, "val", n_val, seed, cfg, first_id=n_train + 1, progress=progress, layout=layout)
-        if os.path.exists(out):
-            os.rmdir(out)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
-    return out
+
+    return write_folder(out, build, ".synthpose-")
