@@ -8,7 +8,7 @@ from common import DATA, ROOT, load_model, pick_checkpoint
 from page_pose import choose_box, choose_image, run
 from rlelab.camera import camera_to_pixel, world_to_camera
 from rlelab.data.keypoints import H36M
-from rlelab.data.synth3d import Synth3DConfig, pose_body, render, sample_camera, sample_motion, sample_person
+from rlelab.data.synth3d import Synth3DConfig, render, sample_sequence
 from rlelab.evaluate import mpjpe, pa_mpjpe
 from rlelab.lifting import error_scale, h36m_from_coco, lift_pose, load_lifting
 
@@ -28,16 +28,11 @@ def lifting_model():
 
 
 def synth3d_person(seed, size=256):
-    """One Synth3D person (as ``rlelab synth3d`` draws them): its picture, 2-D joints, camera and clean 3-D
-    joints (mm, camera frame)."""
+    """One Synth3D person (``sample_sequence``, as ``rlelab synth3d`` draws them): its picture, 2-D joints, camera
+    and clean 3-D joints (mm, camera frame)."""
     rng = np.random.default_rng([seed, 2])
-    bones, angles = sample_person(rng), sample_motion(rng, 1)[0]
-    yaw = np.radians(rng.uniform(0, 360))
-    turn = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
-    body = pose_body(angles, bones) @ (turn @ np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])).T
-    world = body + [0, 0, -body[:, 2].min() + 80]
-    cam = sample_camera(rng, np.array([0.0, 0.0, 900.0]), size)
-    joint_cam = world_to_camera(world, cam["R"], cam["t"])
+    worlds, cam = sample_sequence(rng, 1, size)
+    joint_cam = world_to_camera(worlds[0], cam["R"], cam["t"])
     pix = camera_to_pixel(joint_cam, cam["f"], cam["c"])
     image, _ = render(rng, joint_cam, pix, cam["f"][0], Synth3DConfig(size=size, occluder_prob=0.0))
     return np.asarray(image), pix, cam, joint_cam

@@ -23,6 +23,11 @@ def _toy(args):
     if args.save:
         save_fit(result, args.save)
         rows.append(("saved to", args.save))
+    _print_rows(rows)
+
+
+def _print_rows(rows):
+    """(name, value) pairs as two aligned columns."""
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
 
@@ -86,14 +91,15 @@ def _train(args):
 def _eval(args):
     import os
 
-    from .checkpoints import load_checkpoint
+    from .checkpoints import load_checkpoint, read_checkpoint
     from .data.coco import TopDownConfig
     from .evaluate import evaluate, save_results
     from .tasks import TASKS
 
-    if _checkpoint_kind(args.checkpoint) == "lifting":
-        return _eval_lifting(args)
-    model, cfg, _ = load_checkpoint(args.checkpoint)
+    ckpt = read_checkpoint(args.checkpoint)
+    if ckpt.get("kind") == "lifting":
+        return _eval_lifting(args, ckpt)
+    model, cfg, _ = load_checkpoint(args.checkpoint, ckpt=ckpt)
     task = TASKS[cfg.task]
     if bool(args.ann_file) != bool(args.image_dir):
         raise ValueError("--ann-file and --image-dir go together: the annotation file and the folder of its images.")
@@ -109,29 +115,21 @@ def _eval(args):
     rows = [("task", f"{task.name} ({len(dataset)} people, {ann_file})")]
     rows += [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
     rows += [("people", str(len(dataset))), ("results", out)]
-    width = max(len(k) for k, _ in rows)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    _print_rows(rows)
 
 
-def _checkpoint_kind(path):
-    from .checkpoints import read_checkpoint
-
-    return read_checkpoint(path).get("kind")
-
-
-def _eval_lifting(args):
+def _eval_lifting(args, ckpt):
     from .data.h36m import h36m_annotations, read_h36m
     from .lifting import evaluate_lifting, lifting_arrays, load_lifting
     from .losses import SIGMA_LOSSES
 
-    model, cfg = load_lifting(args.checkpoint)
+    model, cfg = load_lifting(args.checkpoint, ckpt)
     ann_file = args.ann_file or h36m_annotations(args.data or cfg.data, args.split)
     samples = read_h36m(ann_file)[1]
     metrics = evaluate_lifting(model, *lifting_arrays(samples), sigma=cfg.loss in SIGMA_LOSSES)
     rows = [("task", f"h36m lifting ({len(samples)} people, {ann_file})"), ("loss", cfg.loss)]
     rows += [(k, f"{v:.4f}") for k, v in metrics.items()]
-    width = max(len(k) for k, _ in rows)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    _print_rows(rows)
 
 
 def _export(args):

@@ -39,9 +39,10 @@ TRAINED_BEFORE = {"task": "coco", "standardize": False, "sigma_init": 0.5, "warm
                   "channels_last": False}
 
 
-def load_checkpoint(path, device="cpu"):
-    """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train``."""
-    ckpt = read_checkpoint(path, device)
+def load_checkpoint(path, device="cpu", ckpt=None):
+    """(model in eval mode, TrainConfig, checkpoint dict) from a file written by ``rlelab train`` (``ckpt``: its
+    content, when already read by ``read_checkpoint``)."""
+    ckpt = ckpt or read_checkpoint(path, device)
     if ckpt.get("kind") == "lifting":
         raise ValueError(f"{path}: a lifting model (2-D joints -> 3-D), not an image model; rlelab.lifting.load_lifting reads it.")
     cfg = make_config(ckpt["config"], where=path)

@@ -133,6 +133,12 @@ class LiftingModel(nn.Module):
         return {"mu_hat": out[..., :3], "sigma_hat": sigma_hat_from_logits(out[..., 3:])}
 
 
+def model_from_lift_config(cfg):
+    """The (untrained) lifting model a LiftConfig describes, with a 3-D flow for a flow loss."""
+    return LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=cfg.loss in FLOW_LOSSES,
+                        sigma_init=cfg.sigma_init)
+
+
 def _with_root(joints):
     """(N, 16, 3) root-relative joints -> (N, 17, 3) with the root at 0."""
     return np.concatenate([np.zeros((len(joints), 1, 3)), joints], 1)
@@ -180,8 +186,7 @@ def train_lifting(cfg, progress=True, overwrite=False):
     x, y = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "train"))[1])
     vx, vy = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "val"))[1])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=cfg.loss in FLOW_LOSSES,
-                         sigma_init=cfg.sigma_init)
+    model = model_from_lift_config(cfg)
     flat = torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
     model.mean.copy_(flat.mean(0))
     model.std.copy_(flat.std(0).clamp_min(1e-6))
@@ -218,16 +223,15 @@ def train_lifting(cfg, progress=True, overwrite=False):
     return model, history
 
 
-def load_lifting(path):
-    """(model, config) of a lift.pt; one sentence for anything else."""
+def load_lifting(path, ckpt=None):
+    """(model, config) of a lift.pt (``ckpt``: its content, when already read); one sentence for anything else."""
     from .checkpoints import read_checkpoint
 
-    ckpt = read_checkpoint(path)
+    ckpt = ckpt or read_checkpoint(path)
     if ckpt.get("kind") != "lifting":
         raise ValueError(f"{path}: not a lifting checkpoint (written by `python -m rlelab lift`).")
     cfg = LiftConfig(**ckpt["config"])
-    model = LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=cfg.loss in FLOW_LOSSES,
-                         sigma_init=cfg.sigma_init)
+    model = model_from_lift_config(cfg)
     model.load_state_dict(ckpt["model"])
     return model.eval(), cfg
 

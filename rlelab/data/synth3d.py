@@ -135,6 +135,24 @@ def sample_camera(rng, target, size):
     return {"R": R, "t": t, "f": f, "c": c}
 
 
+BODY_TO_WORLD = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])  # body y up, z forward -> world z up (a rotation)
+
+
+def sample_sequence(rng, frames, size):
+    """One sequence: a person (``sample_person``) somewhere in a 3 x 3 m room, turned at random, along one motion
+    (``sample_motion``), the lower ankle 80 mm above the floor; and the camera that sees it (``sample_camera``,
+    aimed at the first frame's pelvis). Returns (world joints (frames, 17, 3) mm, camera)."""
+    bones = sample_person(rng)
+    root_xy = rng.uniform(-1500, 1500, 2)
+    motion = sample_motion(rng, frames)
+    to_world = _rotation((0, 0, 1), rng.uniform(0, 360)) @ BODY_TO_WORLD
+    worlds = []
+    for angles in motion:
+        body = pose_body(angles, bones) @ to_world.T
+        worlds.append(body + [*root_xy, -body[:, 2].min() + 80])
+    return np.stack(worlds), sample_camera(rng, worlds[0][0], size)
+
+
 def _tubes(joint_cam, pix, f):
     """The body's parts as (depth, kind, pixels, width px) to paint far to near."""
     width = lambda mm, z: max(1.0, 2 * f * mm / z)
@@ -213,19 +231,11 @@ def generate_split(root, split, n_sequences, seed, cfg, first_sequence=1, progre
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, s])
         seq = first_sequence + s
         subject, cam_id = f"S{seq}", f"{seq:08d}"
-        bones = sample_person(rng)
-        root_xy = rng.uniform(-1500, 1500, 2)
-        motion = sample_motion(rng, cfg.frames)
-        yaw = rng.uniform(0, 360)
-        to_world = _rotation((0, 0, 1), yaw) @ np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])  # body y up -> world z up (a rotation)
-        first = pose_body(motion[0], bones) @ to_world.T
-        cam = sample_camera(rng, np.array([*root_xy, -first[:, 2].min() + 80]), cfg.size)
+        worlds, cam = sample_sequence(rng, cfg.frames, cfg.size)
         folder = f"{subject}/{subject}_Synth.{cam_id}"
         if cfg.images:
             os.makedirs(os.path.join(root, "images", split, folder), exist_ok=True)
-        for frame, angles in enumerate(motion):
-            body = pose_body(angles, bones) @ to_world.T
-            world = body + np.array([*root_xy, -body[:, 2].min() + 80])  # the lower ankle 80 mm above the floor
+        for frame, world in enumerate(worlds):
             joint_cam = world_to_camera(world, cam["R"], cam["t"])
             pix = camera_to_pixel(joint_cam, cam["f"], cam["c"])
             name = f"{folder}/{subject}_Synth.{cam_id}_{frame + 1:06d}.jpg"
