@@ -1,4 +1,4 @@
-"""Command line: ``python -m rlelab {toy,synthpose,synth3d,train,lift,eval,export,complexity} ...`` (``--help`` on each lists its options)."""
+"""Command line: ``python -m rlelab {toy,synthpose,synth3d,train,lift,eval,export,import-weights,complexity} ...`` (``--help`` on each lists its options)."""
 import argparse
 import math
 import sys
@@ -38,7 +38,7 @@ def _size(text):
         assert h > 0 and w > 0
         return h, w
     except (ValueError, AssertionError):
-        raise argparse.ArgumentTypeError(f"--size takes HEIGHTxWIDTH in pixels, e.g. 256x192, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"a size is HEIGHTxWIDTH in pixels, e.g. 256x192, got {text!r}") from None
 
 
 def _synthpose(args):
@@ -139,6 +139,16 @@ def _export(args):
 
     export_checkpoint(args.checkpoint, args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
+
+
+def _import_weights(args):
+    from .released import import_weights
+
+    cfg = import_weights(args.file, args.format, args.out, input_size=args.input_size, overwrite=args.overwrite)
+    _print_rows([("wrote", args.out), ("from", f"{args.format}: {args.file}"), ("task", cfg.task),
+                 ("model", f"{cfg.backbone} + FC, RLE flow ({cfg.variant}'s bar_mu turned to rlelab's)"),
+                 ("input", f"{cfg.input_size[0]}x{cfg.input_size[1]}"),
+                 ("next", f"python -m rlelab eval --checkpoint {args.out} --data data/{cfg.task}")])
 
 
 def _complexity(args):
@@ -275,6 +285,17 @@ def build_parser():
     ex.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
     ex.add_argument("--out", required=True, help="where to write it, e.g. data/synthpose_res18_rle.pt")
     ex.set_defaults(run=_export)
+
+    iw = sub.add_parser("import-weights", help="a released RLE model (the authors' RegressFlow or mmpose's) as an "
+                                               "rlelab checkpoint for eval, the app and the labs", formatter_class=_Defaults)
+    iw.add_argument("file", help="the released .pth file")
+    iw.add_argument("--format", required=True, choices=("official", "mmpose"),
+                    help="official: Jeff-sjtu/res-loglikelihood-regression; mmpose: open-mmlab/mmpose's RLE configs")
+    iw.add_argument("--out", required=True, help="the rlelab checkpoint to write, e.g. data/coco_res50_rle_official.pt")
+    iw.add_argument("--input-size", type=_size, help="HEIGHTxWIDTH the model was trained at (default: 256x192 for "
+                                                     "COCO's 17 joints, 256x256 for MPII's 16)")
+    iw.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    iw.set_defaults(run=_import_weights)
 
     cx = sub.add_parser("complexity", help="parameters and GMACs of the regression and heatmap models (Table 5)")
     cx.add_argument("--backbones", nargs="*", help="resnet18 ... resnet152 (default resnet50)")

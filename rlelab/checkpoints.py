@@ -15,7 +15,9 @@ def model_from_config(cfg):
     """The (untrained) model a TrainConfig describes: its task's K joints in D coordinates."""
     task = TASKS[cfg.task]
     return build_model(cfg.head, cfg.backbone, task.layout.num_joints, task.dim, norm=cfg.norm, pretrained=cfg.pretrained,
-                       flow=cfg.head == "regression" and cfg.loss in FLOW_LOSSES, sigma_init=cfg.sigma_init)
+                       flow=cfg.head == "regression" and cfg.loss in FLOW_LOSSES, sigma_init=cfg.sigma_init,
+                       flow2d=cfg.mix_2d is not None, coord_norm=cfg.coord_norm, pixel_mean=cfg.pixel_mean,
+                       pixel_std=cfg.pixel_std)
 
 
 def read_checkpoint(path, device="cpu"):

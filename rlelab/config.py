@@ -20,6 +20,8 @@ class TrainConfig:
     data: str = "data/synthpose"
     train_split: str = "train"
     val_split: str = "val"
+    mix_2d: str | None = None  # Human3.6M: a 2-D data set's folder whose people train beside it, without depth labels
+    mix_2d_task: str = "mpii"  # its task (mpii | coco: the layout its joints are mapped from); its train_split is used
     val_detections: str | None = None  # COCO: a results file of person boxes for validation (else ground-truth boxes)
     input_size: list = field(default_factory=lambda: [256, 192])  # height, width
     augment: bool = True  # SimpleBaseline's scale, rotation, flip, half body
@@ -28,6 +30,9 @@ class TrainConfig:
     backbone: str = "resnet50"
     pretrained: str | None = None  # local torchvision ImageNet state dict; nothing is downloaded
     norm: str = "batch"  # batch | sync (SyncBatchNorm under DDP on GPUs) | frozen
+    coord_norm: bool = False  # the FC's coordinates divided by the features' L2 norm (the authors' released head)
+    pixel_mean: list | None = None  # RGB in [0, 1]: the input normalization of imported weights (null: ImageNet's)
+    pixel_std: list | None = None
     # loss of the regression head (rlelab.losses)
     loss: str = "rle"  # l1 | l2 | gaussian | laplace | flow | dle | rle
     q: str = "laplace"
@@ -112,6 +117,23 @@ def make_config(raw, where="config"):
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"{where}: unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}.")
+    if cfg.mix_2d is not None:
+        if TASKS[cfg.task].dim != 3 or cfg.head != "regression":
+            raise ValueError(f"{where}: mix_2d adds 2-D-only people to a 3-D regression (task: h36m, head: regression); "
+                             f"task {cfg.task!r} with head {cfg.head!r} trains on its own data alone, so remove mix_2d.")
+        if cfg.mix_2d_task not in TASKS or TASKS[cfg.mix_2d_task].dim != 2:
+            names = ", ".join(name for name, task in TASKS.items() if task.dim == 2)
+            raise ValueError(f"{where}: mix_2d_task {cfg.mix_2d_task!r} is not a 2-D task; choose one of {names}.")
+    for name in ("pixel_mean", "pixel_std"):
+        value = getattr(cfg, name)
+        if value is not None and not (len(value) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                              and math.isfinite(v) for v in value)
+                                      and (name == "pixel_mean" or min(value) > 0)):
+            raise ValueError(f"{where}: {name} must be three numbers (R, G, B in [0, 1]{'' if name == 'pixel_mean' else ', > 0'})"
+                             f" or null, got {value!r}.")
+    if cfg.head == "heatmap" and (cfg.coord_norm or cfg.pixel_mean is not None or cfg.pixel_std is not None):
+        raise ValueError(f"{where}: coord_norm, pixel_mean and pixel_std shape the regression head's model; "
+                         "remove them for head: heatmap.")
     if cfg.head == "heatmap" and TASKS[cfg.task].dim != 2:
         raise ValueError(f"{where}: the heatmap head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim}.")
     if len(cfg.input_size) != 2 or not all(isinstance(v, int) and v >= 32 for v in cfg.input_size):

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .config import loss_options
 from .data.h36m import h36m_annotations, read_h36m
-from .data.keypoints import COCO_KEYPOINTS, H36M
+from .data.keypoints import COCO_KEYPOINTS, H36M, TO_H36M
 from .evaluate import mpjpe, pa_mpjpe
 from .files import atomic_write
 from .flows import make_flow
@@ -68,17 +68,18 @@ def lifting_arrays(samples):
 
 def h36m_from_coco(keypoints):
     """COCO's 17 joints (17, 2+) -> Human3.6M's 17 (17, 2), for lifting a 2-D pose of the COCO-trained model.
-    The limbs are the same joints; the others are built, as an approximation: the pelvis halfway between the
-    hips, the thorax between the shoulders, the spine halfway between them, the neck/nose at COCO's nose and the
-    head above the eyes by a third of the eyes-to-thorax distance."""
+    The joints ``TO_H36M`` labels (the limbs; the pelvis between the hips, the thorax between the shoulders) come
+    from it; the lifting input needs the others too, built as an approximation: the spine halfway between pelvis
+    and thorax, the neck/nose at COCO's nose and the head above the eyes by a third of the eyes-to-thorax distance."""
     k = np.asarray(keypoints, dtype=np.float64)[:, :2]
-    coco = {name: k[i] for i, name in enumerate(COCO_KEYPOINTS)}
-    pelvis = (coco["left_hip"] + coco["right_hip"]) / 2
-    thorax = (coco["left_shoulder"] + coco["right_shoulder"]) / 2
-    eyes = (coco["left_eye"] + coco["right_eye"]) / 2
-    built = {"pelvis": pelvis, "thorax": thorax, "spine": (pelvis + thorax) / 2, "neck": coco["nose"],
-             "head": eyes + (eyes - thorax) / 3}
-    return np.stack([built[name] if name in built else coco[name] for name in H36M.keypoints])
+    h36m = np.stack([k[list(src)].mean(0) if src else np.zeros(2) for src in TO_H36M["coco"]])
+    joint, coco = H36M.keypoints.index, COCO_KEYPOINTS.index
+    thorax = h36m[joint("thorax")]
+    eyes = (k[coco("left_eye")] + k[coco("right_eye")]) / 2
+    h36m[joint("spine")] = (h36m[joint("pelvis")] + thorax) / 2
+    h36m[joint("neck")] = k[coco("nose")]
+    h36m[joint("head")] = eyes + (eyes - thorax) / 3
+    return h36m
 
 
 @torch.no_grad()

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .checkpoints import atomic_save, model_from_config, read_checkpoint
 from .config import TrainConfig, changed_keys, loss_options, make_config
 from .data.coco import TopDownConfig, normalize_images
+from .data.h36m import MixedH36M
 from .files import atomic_write, remove_temp_files
 from .losses import LOSSES
 from .models.heatmap import HeatmapModel, heatmap_loss
@@ -46,6 +47,9 @@ def init_backbone(model, cfg):
     if set(features) != set(target) or any(features[k].shape != target[k].shape for k in target):
         raise ValueError(f"{path}: its backbone is a {source.backbone} (norm {source.norm}); it cannot start this "
                          f"config's {cfg.backbone} (norm {cfg.norm}). Give init_from a checkpoint of the same backbone.")
+    if (source.pixel_mean, source.pixel_std) != (cfg.pixel_mean, cfg.pixel_std):
+        raise ValueError(f"{path}: its backbone was trained on pictures normalized with mean {source.pixel_mean} and std "
+                         f"{source.pixel_std} (null: ImageNet's); set the same pixel_mean and pixel_std in this config.")
     model.features.load_state_dict({k: v.to(target[k].dtype) for k, v in features.items()}, strict=False)
     return f"backbone from {path} (a {source.head} model after {ckpt.get('epoch', '?')} epochs)"
 
@@ -111,8 +115,13 @@ def per_joint_loss(model, batch, cfg):
     with torch.autocast(batch["image"].device.type, enabled=False):
         if isinstance(core, HeatmapModel):
             return heatmap_loss(out["heatmaps"], batch["heatmaps"], weight), torch.ones_like(weight), out
-        options = loss_options(cfg, core.flow)
-        return LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], batch["joints"], **options).per_joint, weight, out
+        mu_hat, sigma_hat, joints = out["mu_hat"], out["sigma_hat"], batch["joints"]
+        per_joint = LOSSES[cfg.loss](mu_hat, sigma_hat, joints, **loss_options(cfg, core.flow)).per_joint
+        if "depth_weight" in batch:  # 3-D mixed with 2-D-only people: their joints' (u, v) through the 2-D flow
+            in_2d = LOSSES[cfg.loss](mu_hat[..., :2], sigma_hat[..., :2], joints[..., :2],
+                                     **loss_options(cfg, core.flow2d)).per_joint
+            per_joint = torch.where(batch["depth_weight"] > 0, per_joint, in_2d)
+        return per_joint, weight, out
 
 
 def reduce_loss(per_joint, weight, world):
@@ -178,7 +187,8 @@ def blown_up(per_joint, weight, batch):
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "config.yaml", "tensorboard")
 # what a resumed run must share with the checkpoint: the task, the model, its loss and its input
-SAME_ON_RESUME = ("task", "head", "backbone", "norm", "loss", "q", "variant", "with_log_s", "standardize", "input_size")
+SAME_ON_RESUME = ("task", "head", "backbone", "norm", "loss", "q", "variant", "with_log_s", "standardize", "input_size",
+                  "mix_2d", "coord_norm", "pixel_mean", "pixel_std")
 
 
 def claim_run_folder(out, resume=False, overwrite=False):
@@ -316,6 +326,10 @@ def _training_data(cfg, task, rank, world):
     """The task's training split (augmented per cfg) and its sampler over the processes."""
     ann_file, image_dir = task.paths(cfg.data, cfg.train_split)
     dataset = task.dataset(ann_file, image_dir, train_data_config(cfg), seed=cfg.seed)
+    if cfg.mix_2d is not None:
+        other = TASKS[cfg.mix_2d_task]
+        people_2d = other.dataset(*other.paths(cfg.mix_2d, cfg.train_split), train_data_config(cfg), seed=cfg.seed)
+        dataset = MixedH36M(dataset, people_2d)
     if len(dataset) == 0:
         raise ValueError(f"{ann_file}: no person box with a labelled joint; nothing to train on.")
     if len(dataset) < cfg.batch_size:

@@ -344,3 +344,128 @@ def test_coco_joints_become_h36m_joints_and_lift():
     from rlelab.losses import p_phi_moments
 
     assert np.allclose(error_scale(model, Cfg), p_phi_moments(model.flow, "laplace")[2].detach().double().numpy())
+
+
+# --- 2-D people mixed into 3-D training (the paper's MPII + Human3.6M) -----------------------------------------------
+
+REAL_MPII = ROOT.parent / "shared" / "data" / "real-samples" / "mpii"
+REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
+
+
+@pytest.fixture(scope="module")
+def synth_mpii(tmp_path_factory):
+    from rlelab.data.synthpose import generate as generate_2d
+    return generate_2d(str(tmp_path_factory.mktemp("mpii") / "sp"), n_train=10, n_val=2, seed=5, layout="mpii")
+
+
+def _mixed_people(h36m, people_2d):
+    """Each 2-D person as the mixed set gives it, beside the sample of its own data set."""
+    from rlelab.data.h36m import MixedH36M
+    from rlelab.data.keypoints import TO_H36M
+
+    mixed = MixedH36M(h36m, people_2d)
+    assert len(mixed) == len(h36m) + len(people_2d)
+    for i in range(len(people_2d)):
+        yield mixed[len(h36m) + i], people_2d[i], TO_H36M[people_2d.layout.name]
+
+
+def _check_mapped(got, own, sources):
+    assert got["joints"].shape == (17, 3) and (got["joints"][:, 2] == 0).all() and (got["depth_weight"] == 0).all()
+    assert (got["image"] == own["image"]).all()
+    for j, src in enumerate(sources):
+        if not src:  # a joint the layout lacks (the spine) is not labelled
+            assert got["target_weight"][j] == 0
+            continue
+        assert torch.allclose(got["joints"][j, :2], own["joints"][list(src)].mean(0), atol=1e-7)
+        assert got["target_weight"][j] == own["target_weight"][list(src)].prod()
+
+
+def test_2d_people_join_h36m_training_as_joints_without_depth(synth3d, synth_mpii):
+    from rlelab.data.mpii import TopDownMPII, mpii_paths
+
+    cfg = TopDownConfig(input_size=(64, 64), augment=True, heatmaps=False)
+    h36m = TopDownH36M(*h36m_paths(synth3d, "train"), cfg, seed=1)
+    people = TopDownMPII(*mpii_paths(synth_mpii, "train"), cfg, seed=1)
+    for got, own, sources in _mixed_people(h36m, people):
+        _check_mapped(got, own, sources)
+        names = dict(zip(H36M.keypoints, got["joints"][:, :2]))
+        mpii = dict(zip(people.layout.keypoints, own["joints"]))  # by name: a flip has already swapped both sides
+        for h, m in (("neck", "upper_neck"), ("head", "head_top"), ("left_wrist", "left_wrist"), ("thorax", "thorax")):
+            assert (names[h] == mpii[m]).all()
+    from rlelab.data.h36m import MixedH36M
+    mixed = MixedH36M(h36m, people)
+    mixed.epoch = 3  # both parts draw their augmentation from the epoch
+    assert h36m.epoch == people.epoch == 3
+    first = mixed[0]
+    assert (first["depth_weight"] == 1).all() and torch.equal(first["joints"], h36m[0]["joints"])
+    with pytest.raises(ValueError, match="cannot be mixed into Human3.6M"):
+        MixedH36M(h36m, h36m)
+
+
+@pytest.mark.skipif(not (REAL_MPII / "test_mpii.json").exists() or not (REAL_COCO / "test_coco.json").exists(),
+                    reason="no real MPII / COCO samples in ../shared")
+def test_real_mpii_and_coco_people_join_h36m_training(synth3d):
+    from rlelab.data.coco import TopDownCOCO
+    from rlelab.data.mpii import TopDownMPII
+
+    cfg = TopDownConfig(input_size=(64, 64), heatmaps=False)
+    h36m = TopDownH36M(*h36m_paths(synth3d, "train"), cfg)
+    for people in (TopDownMPII(str(REAL_MPII / "test_mpii.json"), str(REAL_MPII), cfg),
+                   TopDownCOCO(str(REAL_COCO / "test_coco.json"), str(REAL_COCO), cfg)):
+        labelled = 0
+        for got, own, sources in _mixed_people(h36m, people):
+            _check_mapped(got, own, sources)
+            labelled += int(got["target_weight"].sum())
+        assert labelled > 0
+
+
+def _tiny_regression(flow2d=True):
+    from torch import nn
+
+    from rlelab.models.regression import RegressionModel
+    torch.manual_seed(0)
+    return RegressionModel(nn.Conv2d(3, 8, 3), 8, num_joints=17, dim=3, flow=True, flow2d=flow2d, sigma_init=0.2)
+
+
+def test_joints_without_depth_train_through_the_2d_flow():
+    """A 2-D-only joint's loss is Eq. 8 over (u, v) with the 2-D flow: its depth output, the 3-D flow and the
+    other people's joints get nothing from it."""
+    from rlelab.config import TrainConfig
+    from rlelab.losses import rle_loss
+    from rlelab.train import per_joint_loss
+
+    model = _tiny_regression()
+    cfg = TrainConfig(task="h36m", loss="rle", standardize=False, mix_2d="x")
+    g = torch.Generator().manual_seed(1)
+    batch = {"image": torch.rand(2, 3, 16, 16, generator=g), "joints": 0.1 * torch.randn(2, 17, 3, generator=g),
+             "target_weight": torch.ones(2, 17), "depth_weight": torch.tensor([1.0, 0.0])[:, None].expand(2, 17)}
+    per_joint, _, out = per_joint_loss(model, batch, cfg)
+    out["mu_hat"].retain_grad()
+    mu, sigma, y = out["mu_hat"], out["sigma_hat"], batch["joints"]
+    assert torch.equal(per_joint[0], rle_loss(mu[0], sigma[0], y[0], flow=model.flow).per_joint)
+    assert torch.equal(per_joint[1], rle_loss(mu[1, :, :2], sigma[1, :, :2], y[1, :, :2], flow=model.flow2d).per_joint)
+    per_joint[1].sum().backward()
+    assert (mu.grad[1, :, :2] != 0).all() and (mu.grad[1, :, 2] == 0).all() and (mu.grad[0] == 0).all()
+    assert all(p.grad is None or (p.grad == 0).all() for p in model.flow.parameters())
+    assert any(p.grad is not None and (p.grad != 0).any() for p in model.flow2d.parameters())
+    l1 = TrainConfig(task="h36m", loss="l1", mix_2d="x")  # any loss: L1 over (u, v) alone
+    per_joint, _, out = per_joint_loss(model, batch, l1)
+    assert torch.allclose(per_joint[1], (out["mu_hat"][1, :, :2] - y[1, :, :2]).abs().sum(-1))
+
+
+def test_a_mixed_model_trains_saves_and_loads(synth3d, synth_mpii, tmp_path):
+    from rlelab.checkpoints import load_checkpoint
+    from rlelab.config import make_config
+    from rlelab.train import train
+
+    keys = dict(task="h36m", data=synth3d, input_size=[64, 64], backbone="resnet18", loss="rle", epochs=1,
+                batch_size=8, workers=0, eval_every=1, out=str(tmp_path / "run"), warmup_steps=0, mix_2d=synth_mpii)
+    history = train(make_config(keys), progress=False)
+    assert len(history) == 1 and math.isfinite(history[0]["loss"]) and history[0]["MPJPE"] > 0
+    assert history[0]["step"] == (24 + 10) // 8  # the 3-D and the 2-D people, one epoch
+    model, cfg, _ = load_checkpoint(str(tmp_path / "run" / "best.pt"))
+    assert cfg.mix_2d == synth_mpii and model.flow.dim == 3 and model.flow2d.dim == 2
+    for bad, says in ((dict(task="mpii"), "mix_2d adds 2-D-only people to a 3-D regression"),
+                      (dict(mix_2d_task="h36m"), "mix_2d_task 'h36m' is not a 2-D task; choose one of coco, mpii.")):
+        with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(".", r"\.")):
+            make_config({**keys, **bad})

@@ -21,7 +21,7 @@ import torch
 
 from ..camera import camera_to_pixel, world_to_camera
 from .coco import TopDown, TopDownConfig, _load_json, to_image_coordinates
-from .keypoints import H36M
+from .keypoints import H36M, TO_H36M
 
 K = H36M.num_joints
 DEPTH_RANGE_MM = 2000.0  # the depth target's unit, the RLE code's bbox_3d_shape
@@ -131,6 +131,47 @@ class TopDownH36M(TopDown):
             for a, b in self.layout.flip_pairs:
                 depth[[a, b]] = depth[[b, a]]
         sample["joints"] = torch.cat([sample["joints"], torch.as_tensor(depth, dtype=torch.float32)[:, None]], 1)
+        return sample
+
+
+class MixedH36M(torch.utils.data.Dataset):
+    """Human3.6M's training people followed by the people of a 2-D data set (MPII's or COCO's layout, real or
+    SynthPose) with their joints moved to Human3.6M's (``TO_H36M``) and no depth label, as the paper mixes MPII
+    into Human3.6M. Every sample has ``depth_weight`` (K,): 1 where the depth is labelled, 0 for the 2-D people,
+    whose joints the trainer sends through the 2-D flow; a Human3.6M joint the layout lacks (the spine; COCO's
+    neck and head) has target weight 0. ``images`` and ``ann_file`` are the 3-D set's, for the trainer's checks."""
+
+    def __init__(self, h36m, people_2d):
+        name = people_2d.layout.name
+        if name not in TO_H36M:
+            raise ValueError(f"{people_2d.ann_file}: people in the {name!r} layout cannot be mixed into Human3.6M "
+                             f"training; mix a data set in one of the layouts {', '.join(TO_H36M)}.")
+        self.h36m, self.people_2d, self.sources = h36m, people_2d, [list(src) for src in TO_H36M[name]]
+        self.layout, self.images, self.ann_file = h36m.layout, h36m.images, h36m.ann_file
+
+    def __len__(self):
+        return len(self.h36m) + len(self.people_2d)
+
+    @property
+    def epoch(self):
+        return self.h36m.epoch
+
+    @epoch.setter
+    def epoch(self, epoch):  # each part draws its augmentation from (seed, epoch, index)
+        self.h36m.epoch = self.people_2d.epoch = epoch
+
+    def __getitem__(self, index):
+        if index < len(self.h36m):
+            sample = self.h36m[index]
+            sample["depth_weight"] = torch.ones(K)
+            return sample
+        sample = self.people_2d[index - len(self.h36m)]
+        joints, weight = torch.zeros(K, 3), torch.zeros(K)
+        for j, src in enumerate(self.sources):
+            if src:  # the mean of the source joints, labelled where all of them are (a mean of joints in the crop is in it)
+                joints[j, :2] = sample["joints"][src].mean(0)
+                weight[j] = sample["target_weight"][src].prod()
+        sample.update(joints=joints, target_weight=weight, depth_weight=torch.zeros(K))
         return sample
 
 

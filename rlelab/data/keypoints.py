@@ -58,3 +58,12 @@ H36M = Layout("h36m", tuple(H36M_KEYPOINTS),
                         (11, 12), (12, 13), (8, 14), (14, 15), (15, 16)),
               flip_pairs=((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16)),
               upper_body=tuple(range(7, 17)), lower_body=tuple(range(7)))
+
+# Human3.6M's joints from a 2-D layout's, for people with 2-D labels only mixed into 3-D training (the paper mixes
+# MPII into Human3.6M): for each Human3.6M joint the source joints whose mean it is, () where the layout has none.
+# By position: MPII's thorax (top of the sternum) is Human3.6M's thorax, its upper neck the neck, its head top the
+# head; COCO's pelvis and thorax are the means of the hips and of the shoulders (the RLE code's thorax).
+TO_H36M = {
+    "mpii": ((6,), (2,), (1,), (0,), (3,), (4,), (5,), (), (7,), (8,), (9,), (13,), (14,), (15,), (12,), (11,), (10,)),
+    "coco": ((11, 12), (12,), (14,), (16,), (11,), (13,), (15,), (), (5, 6), (), (), (5,), (7,), (9,), (6,), (8,), (10,)),
+}

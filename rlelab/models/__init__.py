@@ -45,9 +45,10 @@ def make_backbone(name, norm="batch", pretrained=None):
 
 
 def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, norm="batch", pretrained=None,
-                flow=False, sigma_init=0.5):
+                flow=False, sigma_init=0.5, flow2d=False, coord_norm=False, pixel_mean=None, pixel_std=None):
     """The regression model of K = ``num_joints`` joints in D = ``dim`` coordinates (with a RealNVP flow over
-    bar_mu when ``flow``) or the heatmap model (2-D only)."""
+    bar_mu when ``flow``, and one over (u, v) for 2-D-only joints when ``flow2d``; ``coord_norm``, ``pixel_mean`` and
+    ``pixel_std``: see ``RegressionModel``) or the heatmap model (2-D only)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
     if head == "heatmap" and dim != 2:
@@ -55,7 +56,8 @@ def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, no
     features, channels = make_backbone(backbone, norm, pretrained)
     if head == "heatmap":
         return HeatmapModel(features, channels, num_joints)
-    return RegressionModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init)
+    return RegressionModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init, flow2d=flow2d,
+                           coord_norm=coord_norm, pixel_mean=pixel_mean, pixel_std=pixel_std)
 
 
 def unflip(joints, width, flip_pairs):

@@ -3,20 +3,31 @@
 For each of the K joints the FC gives mu_hat and sigma_hat = sigmoid(.) (section 3.3), D coordinates each (D = 2
 for an image keypoint, 3 for a 3-D joint); coordinates are normalized to the crop, [-0.5, 0.5]. With
 ``flow=True`` the model also owns the RealNVP G_phi over the D-dimensional deviation bar_mu (one flow shared by
-all joints), trained with it and unused at test time.
+all joints), trained with it and unused at test time; ``flow2d=True`` adds a second one over the first two
+coordinates, for joints with 2-D labels only (a 3-D task mixed with 2-D data sets, as the RLE code has it).
 """
 import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from ..data.coco import IMAGENET_MEAN, IMAGENET_STD
 from ..flows import make_flow
 from ..losses import sigma_hat_from_logits
 
 
 class RegressionModel(nn.Module):
-    def __init__(self, features, channels, num_joints=17, dim=2, flow=False, sigma_init=0.5):
+    def __init__(self, features, channels, num_joints=17, dim=2, flow=False, sigma_init=0.5, flow2d=False,
+                 coord_norm=False, pixel_mean=None, pixel_std=None):
         super().__init__()
+        self.coord_norm = coord_norm
+        self.register_buffer("pixel_scale", None, persistent=False)  # derived from the config, not saved
+        self.register_buffer("pixel_shift", None, persistent=False)
+        if pixel_mean is not None:  # x_source = (x_rgb - mean) / std, x_rgb = x_imagenet * IMAGENET_STD + IMAGENET_MEAN
+            mean = torch.tensor(pixel_mean, dtype=torch.float32)[:, None, None]
+            std = torch.tensor(pixel_std or [1.0, 1.0, 1.0], dtype=torch.float32)[:, None, None]
+            self.pixel_scale, self.pixel_shift = IMAGENET_STD / std, (IMAGENET_MEAN - mean) / std
         self.features = features
         self.num_joints, self.dim = num_joints, dim
         self.fc = nn.Linear(channels, num_joints * 2 * dim)
@@ -25,7 +36,16 @@ class RegressionModel(nn.Module):
         with torch.no_grad():  # sigma_hat starts at sigma_init (sigmoid(0) = 0.5 of the crop without it)
             self.fc.bias.view(num_joints, 2 * dim)[:, dim:] = math.log(sigma_init / (1 - sigma_init))
         self.flow = make_flow(dim) if flow else None
+        self.flow2d = make_flow(2) if flow and flow2d else None
 
     def forward(self, images):
-        out = self.fc(self.features(images).mean((2, 3))).view(-1, self.num_joints, 2 * self.dim)
+        if self.pixel_scale is not None:
+            images = images * self.pixel_scale + self.pixel_shift
+        features = self.features(images).mean((2, 3))
+        if self.coord_norm:
+            out = F.linear(features, self.fc.weight).view(-1, self.num_joints, 2 * self.dim)
+            mu = out[..., :self.dim] / features.norm(dim=1)[:, None, None]
+            out = torch.cat([mu, out[..., self.dim:]], -1) + self.fc.bias.view(self.num_joints, 2 * self.dim)
+        else:
+            out = self.fc(features).view(-1, self.num_joints, 2 * self.dim)
         return {"mu_hat": out[..., :self.dim], "sigma_hat": sigma_hat_from_logits(out[..., self.dim:])}
