@@ -29,7 +29,8 @@ def checkpoints():
 
 @st.cache_resource(show_spinner="loading the model ...")
 def load_model(path):
-    """(model, config, history, density): for a model with a flow, its learned density of bar_mu as
+    """(model, config, about, density): ``about`` holds the checkpoint's history and, for imported weights, its
+    source (``rlelab.released``); for a model with a flow, ``density`` is its learned density of bar_mu as
     ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE, G_phi alone otherwise;
     None without a flow."""
     model, cfg, ckpt = load_checkpoint(str(ROOT / path))
@@ -37,7 +38,7 @@ def load_model(path):
     if getattr(model, "flow", None) is not None:
         with torch.no_grad():
             density = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None, standardize=cfg.standardize)
-    return model, cfg, ckpt.get("history", []), density
+    return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source")}, density
 
 
 def pick_checkpoint(label, default_kind, key):
@@ -50,11 +51,24 @@ def pick_checkpoint(label, default_kind, key):
     return st.selectbox(label, options, index=index, key=key, help="shipped in data/ or written by `rlelab train` in runs/")
 
 
-def model_caption(cfg, history):
+RELEASED = {"official": "the authors' released RLE model", "mmpose": "mmpose's released RLE model"}
+PHOTOS = {"coco": "COCO train2017", "mpii": "MPII"}
+
+
+def trained_on(cfg, about):
+    """(whether the model has seen drawn people only, a sentence on what it was trained on)."""
+    source = about.get("source")
+    if source:
+        return False, f"{RELEASED.get(source['format'], source['format'])} ({source['file']}), trained on {PHOTOS.get(cfg.task, cfg.task)} photos"
+    synthetic = "synth" in Path(cfg.data).name.lower()  # SynthPose / Synth3D folders, as their commands name them
+    return synthetic, f"trained here on {cfg.data}" + (": drawn figures, not one photo" if synthetic else "")
+
+
+def model_caption(cfg, about):
     metric = TASKS[cfg.task].metric
-    value = next((row[metric] for row in reversed(history) if metric in row), None)
+    value = next((row[metric] for row in reversed(about["history"]) if metric in row), None)
     what = f"{cfg.head}" + (f", loss {cfg.loss}" if cfg.head == "regression" else "")
-    return (f"{cfg.backbone} {what}, input {cfg.input_size[0]}x{cfg.input_size[1]}"
+    return (f"{cfg.backbone} {what}, input {cfg.input_size[0]}x{cfg.input_size[1]}, {trained_on(cfg, about)[1]}"
             + (f", val {metric} {value:.3f}" if value is not None else ""))
 
 
@@ -68,35 +82,69 @@ def shrink(image):
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)), factor
 
 
-def pose_figure(image, pred, layout, show_sigma=True, sigma_scale=1.0, height=560):
-    """The picture with the skeleton of ``layout`` (the task's joints), one ellipse per joint, numbers on hover.
+def limb_path(values, limbs):
+    """One coordinate of a skeleton as one line trace: each limb's two ends, then a break (None)."""
+    return [v for a, b in limbs for v in (float(values[a]), float(values[b]), None)]
+
+
+def pose_figure(image, preds, layout, show_sigma=True, sigma_scale=1.0, height=560, truth=()):
+    """The picture with each person's skeleton of ``layout`` (the task's joints), one ellipse per joint, numbers on
+    hover, the person box dashed; ``truth``: annotated people's keypoints (K, 3: x, y, v) drawn in green.
 
     The ellipse's half-axes are the std of the error the model predicts: sigma_hat * std(P_phi) in pixels
-    when the model has a flow (``error_px``), else sigma_hat in pixels.
+    when the model has a flow (``error_px``), else sigma_hat in pixels. The confidence colours span the range of
+    this picture's joints, whatever the model's scale of c.
     """
-    fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
-    joints = pred["joints"]
-    for a, b in layout.skeleton:
-        fig.add_trace(go.Scatter(x=joints[[a, b], 0], y=joints[[a, b], 1], mode="lines",
-                                 line=dict(color="rgba(255,255,255,0.85)", width=3), hoverinfo="skip", showlegend=False))
-    sigma = pred.get("error_px", pred["sigma_px"]) if show_sigma else None
-    if sigma is not None:
-        for (x, y), (sx, sy) in zip(joints, sigma * sigma_scale):
-            fig.add_shape(type="circle", x0=x - sx, x1=x + sx, y0=y - sy, y1=y + sy,
-                          line=dict(color="rgba(214,39,40,0.9)", width=2), fillcolor="rgba(214,39,40,0.18)")
-    conf = pred["confidence"]
-    text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>error std {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
-            + f"<br>c = {c:.3f}" for name, (x, y), (sx, sy), c in
-            zip(layout.keypoints, joints, sigma if sigma is not None else np.zeros_like(joints), conf)]
-    fig.add_trace(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",
-                             marker=dict(size=9, color=conf, colorscale="RdYlGn", cmin=0, cmax=1, line=dict(color="black", width=1),
-                                         colorbar=dict(title="c", thickness=12)), showlegend=False))
-    x, y, w, h = pred["box"]
-    fig.add_shape(type="rect", x0=x, y0=y, x1=x + w, y1=y + h, line=dict(color="rgba(31,119,180,0.9)", dash="dash"))
+    traces, shapes = [go.Image(z=image, hoverinfo="skip")], []  # added at once: plotly copies a figure per add_*
+    for k, keypoints in enumerate(truth):
+        seen = keypoints[:, 2] > 0
+        limbs = [(a, b) for a, b in layout.skeleton if seen[a] and seen[b]]
+        traces.append(go.Scatter(x=limb_path(keypoints[:, 0], limbs), y=limb_path(keypoints[:, 1], limbs), mode="lines",
+                                 hoverinfo="skip", line=dict(color="rgba(44,160,44,0.9)", width=2, dash="dot"), showlegend=False))
+        traces.append(go.Scatter(x=keypoints[seen, 0], y=keypoints[seen, 1], mode="markers", name="annotation",
+                                 marker=dict(symbol="x", size=8, color="rgb(44,160,44)"), showlegend=k == 0,
+                                 hovertext=[f"annotated {n}" for n, v in zip(layout.keypoints, seen) if v], hoverinfo="text"))
+    conf = np.concatenate([p["confidence"] for p in preds]) if preds else np.zeros(1)
+    lo, hi = float(conf.min()), float(conf.max())
+    if hi - lo < 0.02:  # one colour for all: widen around them
+        lo, hi = lo - 0.01, hi + 0.01
+    for pred in preds:
+        joints = pred["joints"]
+        traces.append(go.Scatter(x=limb_path(joints[:, 0], layout.skeleton), y=limb_path(joints[:, 1], layout.skeleton),
+                                 mode="lines", line=dict(color="rgba(255,255,255,0.85)", width=3), hoverinfo="skip",
+                                 showlegend=False))
+        sigma = pred.get("error_px", pred["sigma_px"]) if show_sigma else None
+        if sigma is not None:
+            for (x, y), (sx, sy) in zip(joints, sigma * sigma_scale):
+                shapes.append(dict(type="circle", x0=x - sx, x1=x + sx, y0=y - sy, y1=y + sy,
+                                   line=dict(color="rgba(214,39,40,0.9)", width=2), fillcolor="rgba(214,39,40,0.18)"))
+        text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>error std {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
+                + f"<br>c = {c:.3f}" for name, (x, y), (sx, sy), c in
+                zip(layout.keypoints, joints, sigma if sigma is not None else np.zeros_like(joints), pred["confidence"])]
+        traces.append(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",
+                                 marker=dict(size=9, color=pred["confidence"], colorscale="RdYlGn", cmin=lo, cmax=hi,
+                                             line=dict(color="black", width=1),
+                                             colorbar=dict(title="c", thickness=12, tickformat=".3f")), showlegend=False))
+        x, y, w, h = pred["box"]
+        shapes.append(dict(type="rect", x0=x, y0=y, x1=x + w, y1=y + h, line=dict(color="rgba(31,119,180,0.9)", dash="dash")))
     h, w = image.shape[:2]  # the picture fills the plot; ellipses reaching outside it are clipped
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), xaxis=dict(visible=False, range=[-0.5, w - 0.5]),
-                      yaxis=dict(visible=False, range=[h - 0.5, -0.5], scaleanchor="x"))
+    fig = go.Figure(traces)
+    fig.update_layout(shapes=shapes, height=height, margin=dict(l=0, r=0, t=10, b=0), xaxis=dict(visible=False, range=[-0.5, w - 0.5]),
+                      yaxis=dict(visible=False, range=[h - 0.5, -0.5], scaleanchor="x"), dragmode="select",
+                      legend=dict(orientation="h", y=1.02, x=0))
     return fig
+
+
+def boxes_from_selection(selection, width, height):
+    """The person boxes [x, y, w, h] of the rectangles dragged on a picture (plotly's box selection as Streamlit
+    returns it: {"box": [{"x": [x0, x1], "y": [y0, y1]}, ...]}), clipped to the picture; slivers dropped."""
+    boxes = []
+    for rect in (selection or {}).get("box", []):
+        (x0, x1), (y0, y1) = sorted(rect["x"][:2]), sorted(rect["y"][:2])
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 - x0 >= 4 and y1 - y0 >= 4:
+            boxes.append([x0, y0, x1 - x0, y1 - y0])
+    return boxes
 
 
 def sigma_figure(pred, layout, height=360):

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from common import DATA, ROOT, load_model, pick_checkpoint
-from page_pose import choose_box, choose_image, run
+from page_pose import choose_boxes, choose_image, run
 from rlelab.camera import camera_to_pixel, world_to_camera
 from rlelab.data.keypoints import H36M
 from rlelab.data.synth3d import Synth3DConfig, render, sample_sequence
@@ -82,7 +82,7 @@ def render_lifting():
     with st.sidebar:
         source = st.radio("2-D pose from", ["a Synth3D person", "a picture (the 2-D model)"], key="lift_from")
         scale = st.slider("ellipsoid size (x error std)", 0.5, 3.0, 1.0, 0.5, key="lift_scale")
-    truth = None
+    truth = chart = None
     if source == "a Synth3D person":
         seed = st.sidebar.number_input("person (seed)", 0, 10_000, 0, key="lift_seed")
         image, pix, cam, joint_cam = synth3d_person(int(seed))
@@ -91,14 +91,16 @@ def render_lifting():
     else:
         with st.sidebar:
             path = pick_checkpoint("2-D model", "rle", key="lift_model")
-        image = choose_image("lift") if path else None
-        if image is None:
+        picture = choose_image("lift") if path else None
+        if picture is None:
             return
+        image = picture.image
         _, cfg2d, _, _ = load_model(path)
         if cfg2d.task != "coco":
             st.warning(f"This 2-D model predicts {cfg2d.task}'s joints; pick a COCO model to feed the lifting model.")
             return
-        pred, _, _ = run(path, image, choose_box(image, "lift"))
+        boxes, chart, how = choose_boxes(picture, "lift")
+        pred, _, _ = run(path, image, boxes[0])
         if pred is None:
             return
         pix = h36m_from_coco(pred["joints"])
@@ -122,8 +124,14 @@ def render_lifting():
         fig.add_trace(go.Scatter(x=pix[[a, b], 0], y=pix[[a, b], 1], mode="lines+markers", showlegend=False,
                                  line=dict(color="#d62728" if b in LEFT else "#1f77b4", width=3)))
     fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), xaxis_visible=False, yaxis_visible=False)
-    left.plotly_chart(fig, width="stretch")
-    left.caption("the 2-D joints the lifting model sees")
+    if chart is None:
+        left.plotly_chart(fig, width="stretch")
+        left.caption("the 2-D joints the lifting model sees")
+    else:  # a picture: drag a box around the person on it
+        fig.update_layout(dragmode="select")
+        left.plotly_chart(fig, width="stretch", key=chart, on_select="rerun", selection_mode="box")
+        left.caption("the 2-D joints the lifting model sees, of the first person box: "
+                     + ("drag a box around the person." if how == "whole" else "drag another box to change it."))
     right.plotly_chart(skeleton_3d(mu, sigma, truth, scale), width="stretch")
     right.caption(f"lifted by {LIFTING.relative_to(ROOT)} ({cfg.loss}, width {cfg.width}); drag to turn it. "
                   + ("Dotted grey: the truth. " if truth is not None else ""))

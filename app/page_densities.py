@@ -79,7 +79,7 @@ def render_toy():
     hist.update_layout(xaxis_title="training step", yaxis_title="KL(true || learned), nats", yaxis_type="log", height=340)
     st.subheader("Learning curves")
     st.plotly_chart(hist, width="stretch")
-    st.caption(f"RMSE of mu_hat against f: " + ", ".join(f"{n} {s['rmse']:.4f}" for n, s in scores.items()))
+    st.caption("RMSE of mu_hat against f: " + ", ".join(f"{n} {s['rmse']:.4f}" for n, s in scores.items()))
 
 
 def curves(world, fits, scores, x0, log_y):
@@ -135,8 +135,8 @@ def render_pose_density():
         log_y = st.toggle("log-scale density", value=True, key="density_log")
     if path is None:
         return
-    _, cfg, history, density = load_model(path)
-    st.caption(model_caption(cfg, history))
+    _, cfg, about, density = load_model(path)
+    st.caption(model_caption(cfg, about))
     if density is None:
         st.info(f"This checkpoint has no flow (loss {method(cfg)}): pick an RLE or DLE one.")
         return

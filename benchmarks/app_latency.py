@@ -1,10 +1,12 @@
 """From upload to drawing in the app's pose page, on CPU: python benchmarks/app_latency.py
 
-Times read_image (decode, EXIF, colour) + shrink + predict_image (crop, network with flip test, map back) +
-building and serializing the plotly figures, for a shipped sample and for a 4000x3000 photo-sized JPEG.
-The aim (issue 6): at most 1 s at the default size.
+Times read_image (decode, EXIF, colour) + shrink + predict_image (crop, network with flip test, map back) for
+each person box + building and serializing the plotly figures, for a shipped sample, for a 12-megapixel
+(4000x3000) JPEG of noise (the hardest to decode) and, where ../shared has them, a real COCO photo enlarged to
+4000x3000 and a real photo with its five annotated people. The aim (issues 6 and 17): at most 1 s.
 """
 import io
+import json
 import statistics
 import sys
 import time
@@ -22,23 +24,37 @@ from rlelab.tasks import TASKS  # noqa: E402
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 
 
-def once(model, cfg, data):
+def once(model, cfg, data, boxes=(None,)):
     start = time.perf_counter()
     image, _ = shrink(read_image(data, max_side=DISPLAY_SIDE))
-    pred = predict_image(model, image, cfg.input_size, flip_pairs=TASKS[cfg.task].layout.flip_pairs)
-    pose_figure(image, pred, TASKS[cfg.task].layout).to_json()
-    sigma_figure(pred, TASKS[cfg.task].layout).to_json()
+    preds = [predict_image(model, image, cfg.input_size, box=box, flip_pairs=TASKS[cfg.task].layout.flip_pairs)
+             for box in boxes]
+    pose_figure(image, preds, TASKS[cfg.task].layout).to_json()
+    sigma_figure(preds[0], TASKS[cfg.task].layout).to_json()
     return time.perf_counter() - start
+
+
+def jpeg(array):
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def main(repeats=7):
     model, cfg, _ = load_checkpoint(str(ROOT / "data" / "synthpose_res18_rle.pt"))
-    sample = (ROOT / "data" / "samples" / "synthpose_1.jpg").read_bytes()
-    big = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(big, "JPEG", quality=90)
-    for name, data in (("sample (synthpose_1.jpg)", sample), ("4000x3000 JPEG", big.getvalue())):
-        times = [once(model, cfg, data) for _ in range(repeats)]
-        print(f"{name:<26} median {statistics.median(times) * 1000:6.0f} ms, max {max(times) * 1000:6.0f} ms ({repeats} runs)")
+    cases = [("sample (synthpose_1.jpg)", (ROOT / "data" / "samples" / "synthpose_1.jpg").read_bytes(), (None,)),
+             ("4000x3000 JPEG of noise", jpeg(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)), (None,))]
+    real = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
+    if (real / "000000000785.jpg").exists():
+        photo = Image.open(real / "000000000785.jpg").convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        cases.append(("4000x3000 photo (COCO 785)", jpeg(np.asarray(photo)), (None,)))
+    if (real / "000000197388.jpg").exists():
+        people = json.loads((real / "test_coco.json").read_text())["annotations"]
+        boxes = [a["bbox"] for a in people if a["image_id"] == 197388 and a["num_keypoints"] > 0]
+        cases.append((f"photo, {len(boxes)} people (COCO 197388)", (real / "000000197388.jpg").read_bytes(), boxes))
+    for name, data, boxes in cases:
+        times = [once(model, cfg, data, boxes) for _ in range(repeats)]
+        print(f"{name:<32} median {statistics.median(times) * 1000:6.0f} ms, max {max(times) * 1000:6.0f} ms ({repeats} runs)")
 
 
 if __name__ == "__main__":

@@ -81,11 +81,14 @@ def test_pose_page_on_a_sample_and_an_upload():
     at.radio(key="pose_source").set_value("upload").run()
     at.file_uploader[0].set_value(("me.jpg", SAMPLE.read_bytes(), "image/jpeg")).run()
     assert not at.exception and float(at.metric[0].value) == pytest.approx(c, abs=1e-3)  # same picture, same answer
+    assert "This model has never seen a photograph" in at.warning[0].value  # an upload is a photograph
     box = {n.label: n for n in at.number_input}
-    box["x"].set_value(20)  # a person box
+    assert at.caption[1].value.startswith("No person box")
+    box["x"].set_value(20)  # a typed person box, in a form: one rerun when it is sent, none per number
     box["width"].set_value(100)
-    at.run()
+    at.button(key="pose_use_box").click().run()
     assert not at.exception and float(at.metric[0].value) != pytest.approx(c, abs=1e-6)
+    assert at.caption[1].value.startswith("The typed box")
 
 
 @needs_checkpoints
@@ -139,3 +142,53 @@ def test_the_pose_pages_do_not_offer_the_lifting_model():
     from common import checkpoints
 
     assert not [p for p in checkpoints() if "lift" in p]
+
+
+REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
+
+
+def plotly_array(value):
+    """An array of a figure's JSON: a list, or plotly's typed array {"dtype", "bdata": base64}."""
+    import base64
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value, dtype=float)
+
+
+@needs_checkpoints
+@pytest.mark.skipif(not (REAL_COCO / "test_coco.json").exists(), reason="no real COCO samples in ../shared")
+def test_a_real_sample_shows_its_annotations_and_the_warning_and_boxes_can_be_drawn():
+    at = app("pose")
+    assert not at.warning  # a drawn SynthPose sample: the model's own world, no warning
+    assert "drawn figures, not one photo" in at.caption[0].value  # the model says what it was trained on
+    at.selectbox(key="pose_sample").set_value(("197388.jpg".rjust(16, "0"), "COCO val2017, a real photo")).run()
+    assert not at.exception
+    assert "never seen a photograph" in at.warning[0].value
+    assert at.caption[1].value.startswith("The boxes of the annotated people (5;")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    annotated = [t for t in spec["data"] if t.get("name") == "annotation"]
+    assert len(annotated) == 5 and sum(t.get("showlegend", True) for t in annotated) == 1  # one legend entry
+    markers = [t for t in spec["data"] if t.get("hovertext") and "marker" in t and "colorscale" in t["marker"]]
+    assert len(markers) == 5  # one prediction per annotated box
+    c = np.concatenate([plotly_array(t["marker"]["color"]) for t in markers])
+    assert (markers[0]["marker"]["cmin"], markers[0]["marker"]["cmax"]) == pytest.approx((c.min(), c.max()))
+    # a box dragged on the picture (the selection plotly sends), in the picture's pixels
+    key = "pose_chart_000000197388.jpg_640x392"
+    at.session_state[key] = {"selection": {"box": [{"x": [150, 350], "y": [100, 340]}], "points": [], "lasso": [],
+                                           "point_indices": []}}
+    at.run()
+    assert not at.exception and at.caption[1].value.startswith("Person boxes drawn on the picture: 1")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert not any(t.get("name") == "annotation" for t in spec["data"])
+    rects = [shape for shape in spec["layout"]["shapes"] if shape["type"] == "rect"]
+    assert [(r["x0"], r["y0"], r["x1"], r["y1"]) for r in rects] == [(150, 100, 350, 340)]
+
+
+def test_boxes_from_a_selection_are_clipped_pixel_boxes():
+    import sys
+    sys.path.insert(0, str(ROOT / "app"))
+    from common import boxes_from_selection
+
+    selection = {"box": [{"x": [300, 100], "y": [-20, 80]}, {"x": [5, 7], "y": [0, 50]}, {"x": [600, 700], "y": [10, 20]}]}
+    assert boxes_from_selection(selection, 640, 480) == [[100, 0, 200, 80], [600, 10, 40, 10]]  # sorted, clipped; a sliver dropped
+    assert boxes_from_selection(None, 640, 480) == []

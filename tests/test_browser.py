@@ -74,3 +74,40 @@ def test_upload_a_picture_and_see_the_sigma_overlay(app_url, tmp_path):
             assert (shots / "app_pose.png").stat().st_size > 20_000
         finally:
             browser.close()
+
+
+REAL_PHOTO = ROOT.parent / "shared" / "data" / "real-samples" / "coco" / "000000000785.jpg"
+
+
+def test_a_photo_gets_the_warning_and_a_box_drawn_with_the_mouse(app_url, tmp_path):
+    """An upload is a photograph: the page says the shipped model never saw one before anything else; a box
+    dragged on the picture (plotly's box selection) becomes the person box."""
+    from playwright import sync_api
+    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
+    photo = REAL_PHOTO if REAL_PHOTO.exists() else SAMPLE  # any upload counts as a photograph
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1450})
+            page.goto(f"{app_url}/?page=pose", timeout=60_000)
+            page.get_by_text("Pose and per-joint sigma").wait_for(timeout=120_000)
+            page.get_by_text("upload", exact=True).click()
+            page.locator("input[type=file]").set_input_files(str(photo))
+            page.get_by_text("This model has never seen a photograph").wait_for(timeout=120_000)
+            page.get_by_text("No person box yet").wait_for(timeout=60_000)
+            drag = page.locator(".js-plotly-plot .nsewdrag").first
+            drag.wait_for(timeout=60_000)
+            area = drag.bounding_box()
+            x0, y0 = area["x"] + 0.40 * area["width"], area["y"] + 0.08 * area["height"]
+            x1, y1 = area["x"] + 0.80 * area["width"], area["y"] + 0.92 * area["height"]
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            for t in (0.25, 0.5, 0.75, 1.0):
+                page.mouse.move(x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+            page.mouse.up()
+            page.get_by_text("Person boxes drawn on the picture: 1").wait_for(timeout=120_000)
+            assert page.locator("[data-testid=stException]").count() == 0
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "app_real_photo.png"), full_page=True)
+        finally:
+            browser.close()
