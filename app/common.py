@@ -1,4 +1,5 @@
 """What the app's pages share: finding and caching checkpoints, reading uploads, drawing poses."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,13 @@ REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n
 
 
 def checkpoints():
-    """Shipped checkpoints first, then whatever `rlelab train` wrote under runs/."""
+    """Shipped checkpoints first, then whatever `rlelab train` wrote under runs/, then the .pt files of the folders
+    in RLELAB_CHECKPOINTS (separated by the OS's path separator; e.g. imported released weights kept elsewhere)."""
     found = sorted(DATA.glob("*.pt")) + sorted((ROOT / "runs").glob("*/best.pt")) + sorted((ROOT / "runs").glob("*/last.pt"))
+    for folder in filter(None, os.environ.get("RLELAB_CHECKPOINTS", "").split(os.pathsep)):
+        found += sorted(Path(folder).expanduser().resolve().glob("*.pt"))
     found = [p for p in found if "lift" not in p.name]  # the lifting model (page "3-D lifting") takes 2-D joints
-    return [str(p.relative_to(ROOT)) for p in found]
+    return [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in found]
 
 
 @st.cache_resource(show_spinner="loading the model ...")
@@ -48,7 +52,8 @@ def pick_checkpoint(label, default_kind, key):
         return None
     default = str(DEFAULTS[default_kind].relative_to(ROOT))
     index = options.index(default) if default in options else 0
-    return st.selectbox(label, options, index=index, key=key, help="shipped in data/ or written by `rlelab train` in runs/")
+    return st.selectbox(label, options, index=index, key=key, help="shipped in data/, written by `rlelab train` in "
+                        "runs/, or in the folders of RLELAB_CHECKPOINTS (e.g. released weights imported with `rlelab import-weights`)")
 
 
 RELEASED = {"official": "the authors' released RLE model", "mmpose": "mmpose's released RLE model"}

@@ -192,3 +192,27 @@ def test_boxes_from_a_selection_are_clipped_pixel_boxes():
     selection = {"box": [{"x": [300, 100], "y": [-20, 80]}, {"x": [5, 7], "y": [0, 50]}, {"x": [600, 700], "y": [10, 20]}]}
     assert boxes_from_selection(selection, 640, 480) == [[100, 0, 200, 80], [600, 10, 40, 10]]  # sorted, clipped; a sliver dropped
     assert boxes_from_selection(None, 640, 480) == []
+
+
+@needs_checkpoints
+@pytest.mark.skipif(not (REAL_COCO / "test_coco.json").exists(), reason="no real COCO samples in ../shared")
+def test_imported_released_weights_are_named_and_a_photo_gets_no_warning(tmp_path, monkeypatch):
+    """A released model (here the authors' RegressFlow form with random weights, tests/test_released.py) imported
+    into a folder of RLELAB_CHECKPOINTS: the page names it and, trained on photos, it meets a photo unwarned."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_released import official_file
+
+    from rlelab.released import import_weights
+
+    path, _, _ = official_file(tmp_path, "resnet18")
+    import_weights(str(path), "official", str(tmp_path / "ckpts" / "coco_rle_official.pt"))
+    monkeypatch.setenv("RLELAB_CHECKPOINTS", str(tmp_path / "ckpts"))
+    at = app("pose")
+    choice = str(tmp_path / "ckpts" / "coco_rle_official.pt")
+    assert choice in at.sidebar.selectbox[0].options
+    at.sidebar.selectbox[0].set_value(choice).run()
+    at.selectbox(key="pose_sample").set_value(("000000000785.jpg", "COCO val2017, a real photo")).run()
+    assert not at.exception and not at.warning
+    assert ("resnet18 regression, loss rle, input 256x192, the authors' released RLE model (official_resnet18.pth), "
+            "trained on COCO train2017 photos") in at.caption[0].value
