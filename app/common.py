@@ -126,10 +126,12 @@ def pose_figure(image, preds, layout, show_sigma=True, sigma_scale=1.0, height=5
         text = [f"<b>{name}</b><br>x {x:.1f}, y {y:.1f} px" + (f"<br>error std {sx:.1f}, {sy:.1f} px" if sigma is not None else "")
                 + f"<br>c = {c:.3f}" for name, (x, y), (sx, sy), c in
                 zip(layout.keypoints, joints, sigma if sigma is not None else np.zeros_like(joints), pred["confidence"])]
+        if not show_sigma:  # a model without sigma_hat (L1, L2): no confidence to colour, none to hover
+            text = [t.rsplit("<br>c = ", 1)[0] for t in text]
+        marker = (dict(color=pred["confidence"], colorscale="RdYlGn", cmin=lo, cmax=hi,
+                       colorbar=dict(title="c", thickness=12, tickformat=".3f", len=0.6)) if show_sigma else dict(color="white"))
         traces.append(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",
-                                 marker=dict(size=9, color=pred["confidence"], colorscale="RdYlGn", cmin=lo, cmax=hi,
-                                             line=dict(color="black", width=1),
-                                             colorbar=dict(title="c", thickness=12, tickformat=".3f")), showlegend=False))
+                                 marker=dict(size=9, line=dict(color="black", width=1), **marker), showlegend=False))
         x, y, w, h = pred["box"]
         shapes.append(dict(type="rect", x0=x, y0=y, x1=x + w, y1=y + h, line=dict(color="rgba(31,119,180,0.9)", dash="dash")))
     h, w = image.shape[:2]  # the picture fills the plot; ellipses reaching outside it are clipped

@@ -143,7 +143,8 @@ def render_single():
         "The confidence of a joint is $c = 1 - \\hat\\sigma$ (Eq. 9).")
     with st.sidebar:
         path = pick_checkpoint("model", "rle", key="pose_model")
-        scale = st.slider("ellipse size (x std)", 0.5, 3.0, 1.0, 0.5, help="one std of the predicted error by default")
+        scale = st.slider("ellipse size, in stds of the predicted error", 0.5, 3.0, 1.0, 0.5,
+                          help="1: the half-axes are one std of the predicted error")
     if path is None:
         return
     picture = choose_image("pose")
@@ -167,8 +168,8 @@ def render_single():
         cols[0].metric("confidence c (Eq. 9)", f"{np.mean([p['confidence'].mean() for p in preds]):.3f}",
                        help="mean over joints (and people) of 1 - σ̂")
         worst = int(np.argmax(first["sigma_hat"].mean(-1)))
-        cols[1].metric("least sure joint", layout.keypoints[worst], f"σ̂ {first['sigma_hat'][worst].mean():.3f}", delta_color="off",
-                       help="of the first person")
+        cols[1].metric(f"least sure joint (σ̂ {first['sigma_hat'][worst].mean():.3f})", layout.keypoints[worst],
+                       help="the joint of the first person with the largest σ̂, mean of x and y")
     else:
         cols[0].metric("confidence", "n/a", help=f"a {method(cfg)} model has no σ̂")
     cols[2].metric("inference", f"{sum(p['seconds'] for p in preds) * 1000:.0f} ms",
