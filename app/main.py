@@ -9,10 +9,21 @@ st.set_page_config(page_title="rlelab", page_icon="🦴", layout="wide")
 
 import page_3d  # noqa: E402  (after set_page_config)
 import page_densities  # noqa: E402
+import page_eq8  # noqa: E402
 import page_pose  # noqa: E402
 
+LABS = {  # the lab that explains each page (labs/, Jupyter); each lab ends by pointing back here
+    "densities": "lab 04 (learned density shapes), after 01-02",
+    "eq8": "lab 03 (from the basic design to DLE to RLE)",
+    "pose": "lab 01 (sigma as a learned scale) and lab 04",
+    "compare": "lab 01 (the MLE view of L1) and lab 03",
+    "lifting": "lab 05 (3-D RLE and lifting)",
+}
+ORDER = ("Suggested order: labs 01-02, then *Learned densities* and lab 04, lab 03 with *Eq. 8 term by term*, "
+         "*Pose and sigma* and *Compare*, lab 05 with *3-D lifting*.")
 PAGES = {  # title: (address, page), open one directly with ?page=address
     "Learned densities": ("densities", page_densities.render),
+    "Eq. 8 term by term": ("eq8", page_eq8.render_eq8),
     "Pose and sigma": ("pose", page_pose.render_single),
     "Compare L1 vs RLE": ("compare", page_pose.render_compare),
     "3-D lifting": ("lifting", page_3d.render_lifting),
@@ -23,5 +34,6 @@ with st.sidebar:
     st.markdown("## rlelab\n*Human Pose Regression with Residual Log-likelihood Estimation* (ICCV 2021)")
     page = st.radio("page", list(PAGES), label_visibility="collapsed",
                     index=addresses.index(start) if start in addresses else 0)
+    st.caption(f"Explained in {LABS[PAGES[page][0]]}. " + ORDER)
     st.divider()
 PAGES[page][1]()

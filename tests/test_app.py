@@ -79,7 +79,7 @@ def test_density_page_shows_a_pose_checkpoints_flow():
     at.sidebar.radio[1].set_value("a pose checkpoint").run()
     assert not at.exception
     assert at.sidebar.selectbox[0].value == "data/synthpose_res18_rle.pt"
-    caption = at.caption[-1].value
+    caption = at.main.caption[-1].value
     assert caption.startswith("std of P_phi:")
     std_x = float(caption.split(":")[1].split()[0])
     assert 0 < std_x < 3
@@ -101,12 +101,12 @@ def test_pose_page_on_a_sample_and_an_upload():
     assert not at.exception and float(at.metric[0].value) == pytest.approx(c, abs=1e-3)  # same picture, same answer
     assert "This model has never seen a photograph" in at.warning[0].value  # an upload is a photograph
     box = {n.label: n for n in at.number_input}
-    assert at.caption[1].value.startswith("No person box")
+    assert at.main.caption[1].value.startswith("No person box")
     box["x"].set_value(20)  # a typed person box, in a form: one rerun when it is sent, none per number
     box["width"].set_value(100)
     at.button(key="pose_use_box").click().run()
     assert not at.exception and float(at.metric[0].value) != pytest.approx(c, abs=1e-6)
-    assert at.caption[1].value.startswith("The typed box")
+    assert at.main.caption[1].value.startswith("The typed box")
 
 
 @needs_checkpoints
@@ -182,11 +182,11 @@ def plotly_array(value):
 def test_a_real_sample_shows_its_annotations_and_the_warning_and_boxes_can_be_drawn():
     at = app("pose")
     assert not at.warning  # a drawn SynthPose sample: the model's own world, no warning
-    assert "drawn figures, not one photo" in at.caption[0].value  # the model says what it was trained on
+    assert "drawn figures, not one photo" in at.main.caption[0].value  # the model says what it was trained on
     at.selectbox(key="pose_sample").set_value(("197388.jpg".rjust(16, "0"), "COCO val2017, a real photo")).run()
     assert not at.exception
     assert "never seen a photograph" in at.warning[0].value
-    assert at.caption[1].value.startswith("The boxes of the annotated people (5;")
+    assert at.main.caption[1].value.startswith("The boxes of the annotated people (5;")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     annotated = [t for t in spec["data"] if t.get("name") == "annotation"]
     assert len(annotated) == 5 and sum(t.get("showlegend", True) for t in annotated) == 1  # one legend entry
@@ -199,7 +199,7 @@ def test_a_real_sample_shows_its_annotations_and_the_warning_and_boxes_can_be_dr
     at.session_state[key] = {"selection": {"box": [{"x": [150, 350], "y": [100, 340]}], "points": [], "lasso": [],
                                            "point_indices": []}}
     at.run()
-    assert not at.exception and at.caption[1].value.startswith("Person boxes drawn on the picture: 1")
+    assert not at.exception and at.main.caption[1].value.startswith("Person boxes drawn on the picture: 1")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert not any(t.get("name") == "annotation" for t in spec["data"])
     rects = [shape for shape in spec["layout"]["shapes"] if shape["type"] == "rect"]
@@ -237,4 +237,34 @@ def test_imported_released_weights_are_named_and_a_photo_gets_no_warning(tmp_pat
     at.selectbox(key="pose_sample").set_value(("000000000785.jpg", "COCO val2017, a real photo")).run()
     assert not at.exception and not at.warning
     assert ("resnet18 regression, loss rle, input 256x192, the authors' released RLE model (official_resnet18.pth), "
-            "trained on COCO train2017 photos") in at.caption[0].value
+            "trained on COCO train2017 photos") in at.main.caption[0].value
+
+
+@needs_checkpoints
+def test_eq8_page_shows_the_three_terms_their_sum_and_the_shortcut():
+    import torch
+
+    from rlelab.checkpoints import load_checkpoint
+    from rlelab.losses import rle_loss
+
+    at = app("eq8")
+    assert not at.exception
+    at.slider(key="eq8_label").set_value(0.0)
+    at.slider(key="eq8_mu").set_value(0.1)
+    at.slider(key="eq8_sigma").set_value(0.2).run()
+    values = {m.label: float(m.value) for m in at.metric}
+    model, cfg, _ = load_checkpoint(str(ROOT / "data" / "synthpose_res18_rle.pt"))
+    with torch.no_grad():
+        eq8 = rle_loss(torch.tensor([[0.1, 0.0]]), torch.tensor([[0.2, 0.2]]), torch.tensor([[0.0, 0.0]]),
+                       flow=model.flow, q=cfg.q).per_joint.item()
+    assert values["Eq. 8 (their sum)"] == pytest.approx(eq8, abs=1e-3)  # shown to 3 decimals
+    terms = [values[k] for k in ("-log Q(bar_mu)", "-log G_phi(bar_mu)", "sum_d log sigma_hat_d")]
+    assert sum(terms) == pytest.approx(eq8, abs=2e-3)
+    assert values["sum_d log sigma_hat_d"] == pytest.approx(2 * np.log(0.2), abs=1e-3)
+    table = at.dataframe[0].value.set_index("term")
+    # Laplace Q: -log Q = |bar_mu| + log 2 per coordinate, bar_mu = (0 - 0.1) / 0.2: d/d mu_hat = 1 / sigma_hat
+    assert table.loc["-log Q(bar_mu)", "∂/∂μ̂ x"] == pytest.approx(5.0, abs=1e-4)
+    assert table.loc["sum_d log sigma_hat_d", "∂/∂μ̂ x"] == 0
+    assert table.loc["sum_d log sigma_hat_d", "∂/∂σ̂"] == pytest.approx(2 / 0.2, abs=1e-4)
+    assert "shortcut" in table.loc["-log Q(bar_mu)", "reaches μ̂"]
+    assert at.sidebar.caption[0].value.startswith("Explained in lab 03")  # the page names its lab

@@ -139,3 +139,24 @@ def test_the_first_page_is_complete_at_once_for_every_visitor(app_url, tmp_path)
             browser.close()
     print("first page: " + "; ".join(f"visitor {i + 1}: numbers {a:.2f} s, charts {b:.2f} s" for i, (a, b) in enumerate(times)))
     assert all(numbers < 12 for numbers, _ in times)  # a page that trained would take 17 s more
+
+
+@pytest.mark.parametrize("address, ready, charts", [("eq8", "Eq. 8 (their sum)", 1), ("compare", "RLE", 2),
+                                                    ("lifting", "error std along the depth", 2)])
+def test_every_other_page_draws_without_an_error(app_url, tmp_path, address, ready, charts):
+    from playwright import sync_api
+    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.goto(f"{app_url}/?page={address}", timeout=60_000)
+            page.get_by_text(ready, exact=True).first.wait_for(timeout=120_000)
+            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=120_000)
+            page.wait_for_timeout(500)  # the last chart's paint
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert page.get_by_text("Explained in lab").count() == 1
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / f"app_{address}.png"), full_page=True)
+        finally:
+            browser.close()

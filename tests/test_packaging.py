@@ -47,3 +47,16 @@ def test_ci_reruns_the_float_sensitive_checks_under_another_arithmetic():
     cmd = re.search(r"<!-- test-command -->\s*```bash\n(.*?)```", readme, re.S).group(1).strip()
     assert cmd.rsplit("&& ", 1)[1].startswith("python -m pytest ")  # what .ci/run reruns: ${cmd##*&& }
     assert "-m float_sensitive" in readme  # and the README says how to run it that way
+
+
+def test_stored_labs_show_no_widget_repr():
+    """An interact cell stored with its output shows `interactive(children=(FloatSlider(...` in JupyterLab, where
+    the widget's state is not saved: the labs store those cells empty (the figure is drawn by a direct call)."""
+    import nbformat
+
+    for path in sorted((ROOT / "labs").glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                assert "application/vnd.jupyter.widget-view+json" not in data, f"{path.name}, cell {i}: a stored widget"
+                assert "interactive(children=" not in str(data.get("text/plain", "")), f"{path.name}, cell {i}"
