@@ -178,7 +178,9 @@ def render_single():
     truth = picture.truth if cfg.task == "coco" and how == "annotated" else []
     left.plotly_chart(pose_figure(picture.image, preds, layout, sigma, scale, truth=truth), width="stretch", key=chart,
                       on_select="rerun", selection_mode="box")
-    left.caption(BOX_NOTE[how].format(n=len(boxes)))
+    conf = np.concatenate([p["confidence"] for p in preds])
+    left.caption(BOX_NOTE[how].format(n=len(boxes)) + (f" Dot colours: c from {conf.min():.3f} (red) to {conf.max():.3f} "
+                                                        "(green), this picture's range, not 0 to 1." if sigma else ""))
     if sigma:
         right.plotly_chart(sigma_figure(first, layout), width="stretch")
         std = first.get("bar_mu_std")

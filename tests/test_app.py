@@ -187,6 +187,7 @@ def test_a_real_sample_shows_its_annotations_and_the_warning_and_boxes_can_be_dr
     assert not at.exception
     assert "never seen a photograph" in at.warning[0].value
     assert at.main.caption[1].value.startswith("The boxes of the annotated people (5;")
+    assert "this picture's range, not 0 to 1" in at.main.caption[1].value  # the colour scale says what it spans
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     annotated = [t for t in spec["data"] if t.get("name") == "annotation"]
     assert len(annotated) == 5 and sum(t.get("showlegend", True) for t in annotated) == 1  # one legend entry
