@@ -123,6 +123,12 @@ def run(path, image, box):
     return pred, cfg, about
 
 
+def run_people(path, image, boxes):
+    """(the predictions of the boxes that could be read, config, about) of one model on a picture."""
+    results = [run(path, image, box) for box in boxes]
+    return [pred for pred, _, _ in results if pred is not None], results[0][1], results[0][2]
+
+
 def warn_if_unseen(cfg, about, picture):
     """Say it before anything is read into the joints: a model of drawn figures meeting a photograph."""
     synthetic, what = trained_on(cfg, about)
@@ -151,11 +157,7 @@ def render_single():
     if picture is None:
         return
     boxes, chart, how = choose_boxes(picture, "pose")
-    preds = []
-    for box in boxes:
-        pred, cfg, about = run(path, picture.image, box)
-        if pred is not None:
-            preds.append(pred)
+    preds, cfg, about = run_people(path, picture.image, boxes)
     if not preds:
         return
     warn_if_unseen(cfg, about, picture)
@@ -210,11 +212,7 @@ def render_compare():
         return
     boxes, chart, how = choose_boxes(picture, "cmp")
     for side, col, path in zip(("left", "right"), st.columns(2), (left_path, right_path)):
-        preds = []
-        for box in boxes:
-            pred, cfg, about = run(path, picture.image, box)
-            if pred is not None:
-                preds.append(pred)
+        preds, cfg, about = run_people(path, picture.image, boxes)
         if not preds:
             continue
         sigma = has_sigma(cfg)

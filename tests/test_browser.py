@@ -54,109 +54,97 @@ def app_url():
             server.kill()
 
 
-def test_upload_a_picture_and_see_the_sigma_overlay(app_url, tmp_path):
+@pytest.fixture
+def browser():
     from playwright import sync_api
-    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1250})
-            page.goto(f"{app_url}/?page=pose", timeout=60_000)
-            page.get_by_text("Pose and per-joint sigma").wait_for(timeout=120_000)
-            page.get_by_text("upload", exact=True).click()
-            page.locator("input[type=file]").set_input_files(str(SAMPLE))
-            page.get_by_text("confidence c (Eq. 9)").wait_for(timeout=120_000)
-            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot path').length > 17", timeout=60_000)
-            assert page.locator("[data-testid=stException]").count() == 0
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "app_pose.png"), full_page=True)
-            assert (shots / "app_pose.png").stat().st_size > 20_000
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where the screenshots go: RLELAB_SCREENSHOTS=docs writes the README's pictures."""
+    folder = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def upload(browser, app_url, picture, height):
+    """A new page on "Pose and sigma" with ``picture`` uploaded."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(f"{app_url}/?page=pose", timeout=60_000)
+    page.get_by_text("Pose and per-joint sigma").wait_for(timeout=120_000)
+    page.get_by_text("upload", exact=True).click()
+    page.locator("input[type=file]").set_input_files(str(picture))
+    return page
+
+
+def test_upload_a_picture_and_see_the_sigma_overlay(app_url, browser, shots):
+    page = upload(browser, app_url, SAMPLE, 1250)
+    page.get_by_text("confidence c (Eq. 9)").wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot path').length > 17", timeout=60_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(shots / "app_pose.png"), full_page=True)
+    assert (shots / "app_pose.png").stat().st_size > 20_000
 
 
 REAL_PHOTO = ROOT.parent / "shared" / "data" / "real-samples" / "coco" / "000000000785.jpg"
 
 
-def test_a_photo_gets_the_warning_and_a_box_drawn_with_the_mouse(app_url, tmp_path):
+def test_a_photo_gets_the_warning_and_a_box_drawn_with_the_mouse(app_url, browser, shots):
     """An upload is a photograph: the page says the shipped model never saw one before anything else; a box
     dragged on the picture (plotly's box selection) becomes the person box."""
-    from playwright import sync_api
-    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
-    photo = REAL_PHOTO if REAL_PHOTO.exists() else SAMPLE  # any upload counts as a photograph
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1450})
-            page.goto(f"{app_url}/?page=pose", timeout=60_000)
-            page.get_by_text("Pose and per-joint sigma").wait_for(timeout=120_000)
-            page.get_by_text("upload", exact=True).click()
-            page.locator("input[type=file]").set_input_files(str(photo))
-            page.get_by_text("This model has never seen a photograph").wait_for(timeout=120_000)
-            page.get_by_text("No person box yet").wait_for(timeout=60_000)
-            drag = page.locator(".js-plotly-plot .nsewdrag").first
-            drag.wait_for(timeout=60_000)
-            area = drag.bounding_box()
-            x0, y0 = area["x"] + 0.40 * area["width"], area["y"] + 0.08 * area["height"]
-            x1, y1 = area["x"] + 0.80 * area["width"], area["y"] + 0.92 * area["height"]
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            for t in (0.25, 0.5, 0.75, 1.0):
-                page.mouse.move(x0 + t * (x1 - x0), y0 + t * (y1 - y0))
-            page.mouse.up()
-            page.get_by_text("Person boxes drawn on the picture: 1").wait_for(timeout=120_000)
-            assert page.locator("[data-testid=stException]").count() == 0
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "app_real_photo.png"), full_page=True)
-        finally:
-            browser.close()
+    page = upload(browser, app_url, REAL_PHOTO if REAL_PHOTO.exists() else SAMPLE, 1450)  # any upload is a photo
+    page.get_by_text("This model has never seen a photograph").wait_for(timeout=120_000)
+    page.get_by_text("No person box yet").wait_for(timeout=60_000)
+    drag = page.locator(".js-plotly-plot .nsewdrag").first
+    drag.wait_for(timeout=60_000)
+    area = drag.bounding_box()
+    x0, y0 = area["x"] + 0.40 * area["width"], area["y"] + 0.08 * area["height"]
+    x1, y1 = area["x"] + 0.80 * area["width"], area["y"] + 0.92 * area["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for t in (0.25, 0.5, 0.75, 1.0):
+        page.mouse.move(x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+    page.mouse.up()
+    page.get_by_text("Person boxes drawn on the picture: 1").wait_for(timeout=120_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(shots / "app_real_photo.png"), full_page=True)
 
 
-def test_the_first_page_is_complete_at_once_for_every_visitor(app_url, tmp_path):
+def test_the_first_page_is_complete_at_once_for_every_visitor(app_url, browser, shots):
     """The densities page opens on precomputed fits (data/app_toy_fits.pkl): every visitor sees the three KLs
     and the density maps without a training bar (training them took 17 s on 2 cores, the first visitor's
     whole page now takes ~6 s to the numbers with the server's imports, later visitors ~2 s)."""
-    from playwright import sync_api
-    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
     times = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            for visitor in range(2):
-                page = browser.new_context(viewport={"width": 1400, "height": 1500}).new_page()
-                start = time.perf_counter()
-                page.goto(app_url, timeout=60_000)
-                page.get_by_text("KL(true || laplace)").wait_for(timeout=120_000)
-                numbers = time.perf_counter() - start
-                page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
-                times.append((numbers, time.perf_counter() - start))
-                assert page.get_by_text("training RLE").count() == 0
-                assert page.locator("[data-testid=stException]").count() == 0
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "app_densities.png"), full_page=True)
-        finally:
-            browser.close()
+    for visitor in range(2):
+        page = browser.new_context(viewport={"width": 1400, "height": 1500}).new_page()
+        start = time.perf_counter()
+        page.goto(app_url, timeout=60_000)
+        page.get_by_text("KL(true || laplace)").wait_for(timeout=120_000)
+        numbers = time.perf_counter() - start
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+        times.append((numbers, time.perf_counter() - start))
+        assert page.get_by_text("training RLE").count() == 0
+        assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(shots / "app_densities.png"), full_page=True)
     print("first page: " + "; ".join(f"visitor {i + 1}: numbers {a:.2f} s, charts {b:.2f} s" for i, (a, b) in enumerate(times)))
     assert all(numbers < 12 for numbers, _ in times)  # a page that trained would take 17 s more
 
 
 @pytest.mark.parametrize("address, ready, charts", [("eq8", "Eq. 8 (their sum)", 1), ("compare", "RLE", 2),
                                                     ("lifting", "error std along the depth", 2)])
-def test_every_other_page_draws_without_an_error(app_url, tmp_path, address, ready, charts):
-    from playwright import sync_api
-    shots = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.goto(f"{app_url}/?page={address}", timeout=60_000)
-            page.get_by_text(ready, exact=True).first.wait_for(timeout=120_000)
-            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=120_000)
-            page.wait_for_timeout(500)  # the last chart's paint
-            assert page.locator("[data-testid=stException]").count() == 0
-            assert page.get_by_text("Explained in lab").count() == 1
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / f"app_{address}.png"), full_page=True)
-        finally:
-            browser.close()
+def test_every_other_page_draws_without_an_error(app_url, browser, shots, address, ready, charts):
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page.goto(f"{app_url}/?page={address}", timeout=60_000)
+    page.get_by_text(ready, exact=True).first.wait_for(timeout=120_000)
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=120_000)
+    page.wait_for_timeout(500)  # the last chart's paint
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text("Explained in lab").count() == 1
+    page.screenshot(path=str(shots / f"app_{address}.png"), full_page=True)
