@@ -59,7 +59,7 @@ def choose_image(key):
         if not options:
             st.warning("No sample pictures in data/samples/; upload one instead.")
             return None
-        name, kind = st.selectbox("sample", options, format_func=lambda o: f"{o[0]} ({o[1]})", key=f"{key}_sample")
+        name, _ = st.selectbox("sample", options, format_func=lambda o: f"{o[0]} ({o[1]})", key=f"{key}_sample")
         photo = name in real
         data = (REAL_COCO / name if photo else DATA / "samples" / name).read_bytes()
         truth = real.get(name, []) if photo else []

@@ -57,7 +57,8 @@ def export_checkpoint(src, dst):
     """A small inference checkpoint: config, history and fp16 weights, no optimizer state (about 1/6 the size)."""
     ckpt = read_checkpoint(src)
     weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
-    atomic_save({"config": ckpt["config"], "model": weights, "history": ckpt["history"], "epoch": ckpt["epoch"]}, dst)
+    source = {"source": ckpt["source"]} if "source" in ckpt else {}  # imported released weights keep saying so
+    atomic_save({"config": ckpt["config"], "model": weights, "history": ckpt["history"], "epoch": ckpt["epoch"], **source}, dst)
 
 
 def atomic_save(obj, path):
