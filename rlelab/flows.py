@@ -53,7 +53,9 @@ class RealNVP(nn.Module):
         self.register_buffer("masks", masks)
         self.g = nn.ModuleList(mlp(dim, dim, n_fc, n_neurons, nn.Tanh()) for _ in range(n_couplings))
         self.h = nn.ModuleList(mlp(dim, dim, n_fc, n_neurons) for _ in range(n_couplings))
-        for layer in self.modules():  # start close to the identity map, as the reference code
+        # start close to the identity map: Xavier with gain 0.01 and zero biases (the official repo defines this init,
+        # RealNVP._init, but never calls it; mmpose applies the Xavier gain and keeps PyTorch's default biases)
+        for layer in self.modules():
             if isinstance(layer, nn.Linear):
                 nn.init.xavier_uniform_(layer.weight, gain=0.01)
                 nn.init.zeros_(layer.bias)
