@@ -284,6 +284,19 @@ def rle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None, q="laplace", 
     return _reduce(per_joint, weight)
 
 
+def effective_log_q(variant="paper", q="laplace", dim=1):
+    """log Q per coordinate of the density P = Q_eff G_phi s whose negative log-likelihood a variant's loss is, up to
+    a constant and a factor. The official and mmpose per-joint losses are D (-log G) + 2 sum_d log sigma_d +
+    sum_d l(bar_mu_d) (``rle_loss``): divided by D, Eq. 8 with Q_eff = exp(-l / D) per coordinate, so the official
+    code's l = |b| / sqrt 2 is a Laplace of scale D sqrt 2 and mmpose's l = -log Q is Q^(1/D) (in 2-D a Laplace of
+    scale 2, a Gaussian of std sqrt 2). The paper's is Q. For the toys' scores and the app's drawings."""
+    if variant == "official":
+        return lambda bar_mu: -bar_mu.abs() / (dim * math.sqrt(2))
+    if variant == "mmpose":
+        return lambda bar_mu: LOG_Q[q](bar_mu) / dim
+    return LOG_Q[q]
+
+
 LOSSES = {
     "l1": l1_loss,
     "l2": l2_loss,

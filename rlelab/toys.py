@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from .densities import LOG_Q, deviation, location_scale_nll, location_scale_nll_joint
 from .files import atomic_write
 from .flows import make_flow
-from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, p_phi_moments, rle_log_density, sigma_hat_from_logits
+from .losses import (FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, effective_log_q, p_phi_moments, rle_log_density,
+                     sigma_hat_from_logits)
 
 LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "correlated")
 FIT_LOSSES = tuple(LOSSES) + ("oracle",)
@@ -186,10 +187,8 @@ class Fit:
         return rle_log_density(self.flow, bar_mu, self._log_q, bound, n)
 
     def _log_q(self, bar_mu):
-        """log Q per coordinate, as the loss's variant has it."""
-        if self.config.variant == "official":  # its Q is exp(-|bar_mu| / sqrt 2) up to a constant
-            return -bar_mu.abs() / math.sqrt(2)
-        return LOG_Q[self.config.q](bar_mu)
+        """log Q per coordinate of the density the loss's variant fits (``effective_log_q``)."""
+        return effective_log_q(self.config.variant, self.config.q, self.config.dim)(bar_mu)
 
     @torch.no_grad()
     def evaluate(self, n=None, seed=10_000):

@@ -213,3 +213,43 @@ def test_density_grid_of_a_3d_flow_is_marginals():
     # std 0.707 binned at step 0.057 (Sheppard: + step^2 / 12 in variance); the weighted draws' noise ~ 0.003
     assert spread.tolist() == pytest.approx([2 ** -0.5] * 3, abs=0.01)
     assert std.tolist() == pytest.approx([2 ** -0.5] * 3, abs=1e-4)  # the grid moments of p_phi_moments
+
+
+@pytest.mark.parametrize("q", ["laplace", "gaussian"])
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("variant", RLE_VARIANTS)
+def test_each_variant_is_the_nll_of_its_effective_density(variant, dim, q):
+    """As a function of the label, each variant's per-joint loss is (up to a constant) a factor times
+    -log(Q_eff G_phi) at bar_mu: the factor 1 for Eq. 8, D for the reference codes, whose Q_eff is then a
+    wider Laplace (official: scale D sqrt 2) or Q^(1/D) (mmpose). The toys score, and the app draws, that density."""
+    from rlelab.flows import make_flow
+    from rlelab.losses import effective_log_q
+
+    torch.manual_seed(0)
+    flow = make_flow(max(dim, 2)) if dim > 1 else make_flow(1)
+    with torch.no_grad():  # a flow far from the identity, so that G_phi matters
+        for p in flow.parameters():
+            p.normal_(0, 0.3)
+    y = torch.randn(64, dim, generator=torch.Generator().manual_seed(1))
+    mu_hat, sigma_hat = torch.zeros(64, dim), torch.full((64, dim), 0.3)
+    loss = rle_loss(mu_hat, sigma_hat, y, flow=flow, q=q, variant=variant).per_joint.double()
+    bar_mu = (y - mu_hat) / sigma_hat
+    log_p = (effective_log_q(variant, q, dim)(bar_mu).sum(-1) + flow.log_prob(bar_mu)).double()
+    factor = 1 if variant == "paper" else dim
+    rest = loss / factor + log_p  # constant in the label: log s and the log sigma terms
+    assert (rest - rest.mean()).abs().max() < 1e-4 * (1 + loss.abs().max())  # fp32 sums of terms of this size
+    if dim == 2 and variant != "paper":  # the 1-D Q scored in 2-D, as before, breaks it
+        wrong = (effective_log_q(variant, q, 1)(bar_mu).sum(-1) + flow.log_prob(bar_mu)).double()
+        assert (loss / factor + wrong).std() > 0.1
+
+
+def test_the_toys_score_a_variant_with_its_effective_q():
+    from rlelab.losses import effective_log_q
+    from rlelab.toys import FitConfig, fit
+
+    b = torch.linspace(-3, 3, 13)[:, None].expand(13, 2)
+    for variant in ("official", "mmpose"):
+        fitted = fit(FitConfig(law="correlated", dim=2, loss="rle", variant=variant, steps=1, eval_every=0))
+        assert torch.equal(fitted._log_q(b), effective_log_q(variant, "laplace", 2)(b))
+        assert torch.allclose(fitted._log_q(b)[:, 0], -b[:, 0].abs() / (2 * math.sqrt(2)) if variant == "official"
+                              else -b[:, 0].abs() / 2 - math.log(2) / 2)  # Laplace of scale 2 sqrt 2 / of scale 2
