@@ -199,9 +199,16 @@ def mpii_scores(results, dataset):
     labelled = gt[..., 2] > 0
     per_person = ((d <= 0.5) & labelled).sum(1) / np.maximum(labelled.sum(1), 1)
     ok = known & np.isfinite(score) & labelled.any(1)
-    enough = ok.sum() > 1 and np.std(score[ok]) > 0 and np.std(per_person[ok]) > 0
-    metrics["pearson"] = float(np.corrcoef(score[ok], per_person[ok])[0, 1]) if enough else float("nan")
+    metrics["pearson"] = pearson(score[ok], per_person[ok])
     return metrics
+
+
+def pearson(a, b):
+    """Pearson's correlation of two series, NaN where it has no value (fewer than two, or one of them constant)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def procrustes(pred, gt):
@@ -252,8 +259,7 @@ def h36m_scores(results, dataset):
     pred, gt, score = np.stack(pred), np.stack(gt), np.asarray(score)
     error = mpjpe(pred, gt)
     metrics = {"MPJPE": float(error.mean()), "PA-MPJPE": float(pa_mpjpe(pred, gt).mean())}
-    enough = len(score) > 1 and np.std(score) > 0 and np.std(error) > 0
-    metrics["pearson"] = float(np.corrcoef(score, -error)[0, 1]) if enough else float("nan")
+    metrics["pearson"] = pearson(score, -error)
     return metrics
 
 

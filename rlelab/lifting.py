@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .config import loss_options
 from .data.h36m import h36m_annotations, read_h36m
 from .data.keypoints import COCO_KEYPOINTS, H36M, TO_H36M
-from .evaluate import mpjpe, pa_mpjpe
+from .evaluate import mpjpe, pa_mpjpe, pearson
 from .files import atomic_write
 from .flows import make_flow
 from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, p_phi_moments, sigma_hat_from_logits
@@ -164,7 +164,7 @@ def evaluate_lifting(model, x, y, sigma=True, batch_size=1024):
     error = mpjpe(pred, gt)
     metrics = {"MPJPE": float(error.mean()), "PA-MPJPE": float(pa_mpjpe(pred, gt).mean())}
     conf = torch.cat([confidence(o["sigma_hat"]).mean(-1) for o in outs]).double().cpu().numpy()
-    metrics["pearson"] = float(np.corrcoef(conf, -error)[0, 1]) if sigma and np.std(conf) > 0 else float("nan")
+    metrics["pearson"] = pearson(conf, -error) if sigma else float("nan")
     return metrics
 
 
