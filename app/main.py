@@ -14,13 +14,13 @@ import page_pose  # noqa: E402
 
 LABS = {  # the lab that explains each page (labs/, Jupyter); each lab ends by pointing back here
     "densities": "lab 04 (learned density shapes), after 01-02",
-    "eq8": "lab 03 (from the basic design to DLE to RLE)",
-    "pose": "lab 01 (sigma as a learned scale) and lab 04",
-    "compare": "lab 01 (the MLE view of L1) and lab 03",
+    "eq8": "lab 03 (from the basic design to DLE to RLE) and lab 08 (three RLE formulas)",
+    "pose": "lab 07 (confidence and sigma), after lab 01 (sigma as a learned scale)",
+    "compare": "lab 01 (the MLE view of L1), lab 06 (heatmap vs regression) and lab 07",
     "lifting": "lab 05 (3-D RLE and lifting)",
 }
 ORDER = ("Suggested order: labs 01-02, then *Learned densities* and lab 04, lab 03 with *Eq. 8 term by term*, "
-         "*Pose and sigma* and *Compare*, lab 05 with *3-D lifting*.")
+         "*Pose and sigma* and *Compare* with labs 06-07, lab 05 with *3-D lifting*, lab 08 last.")
 PAGES = {  # title: (address, page), open one directly with ?page=address
     "Learned densities": ("densities", page_densities.render),
     "Eq. 8 term by term": ("eq8", page_eq8.render_eq8),

@@ -26,7 +26,8 @@ def toy_configs(law="correlated", loss="rle", q="laplace", steps=None, seed=0):
     dim = 2 if law == "correlated" else 1
     steps = steps or (1500 if dim == 1 else 600)  # a 2-D flow is slower to train: fewer steps by default
     every = 0 if dim == 1 else max(1, steps // 5)  # in 2-D each KL estimate costs a 400 x 400 grid for s
-    return [FitConfig(law=law, dim=dim, loss=loss, q=q, steps=steps, seed=seed, eval_every=every)] + [
+    # in 2-D the paper's Eq. 8 without log s, which trains in a third of the time (log s is the toys' default)
+    return [FitConfig(law=law, dim=dim, loss=loss, q=q, with_log_s=dim == 1, steps=steps, seed=seed, eval_every=every)] + [
         FitConfig(law=law, dim=dim, loss=name, steps=steps, seed=seed, eval_every=every) for name in ("gaussian", "laplace")]
 
 

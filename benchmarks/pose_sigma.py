@@ -14,49 +14,14 @@ import json
 import os
 import sys
 
-import numpy as np
-import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths  # noqa: E402
-from rlelab.densities import LOG_Q  # noqa: E402
-from rlelab.evaluate import coco_ap, evaluate, predict_dataset  # noqa: E402
-from rlelab.losses import density_grid  # noqa: E402
-from rlelab.models import predict  # noqa: E402
+from rlelab.evaluate import coco_ap, evaluate, predict_dataset, sigma_calibration  # noqa: E402
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import has_sigma  # noqa: E402
 from rlelab.data.keypoints import COCO  # noqa: E402
 from rlelab.tasks import TASKS  # noqa: E402
-
-
-@torch.no_grad()
-def mean_abs_bar_mu(model, cfg):
-    """E_P|bar_mu| per coordinate, P the density the loss read bar_mu with."""
-    if cfg.loss in ("laplace", "gaussian"):
-        axis = torch.linspace(-20, 20, 40001)
-        p = LOG_Q[cfg.loss](axis[:, None]).sum(-1).exp()
-        return torch.full((2,), float((p * axis.abs()).sum() * (axis[1] - axis[0])))
-    axis, density, _, _ = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None, standardize=cfg.standardize)
-    cell = (axis[1] - axis[0]) ** 2
-    return torch.stack([(density * axis[:, None].abs()).sum() * cell, (density * axis[None, :].abs()).sum() * cell])
-
-
-@torch.no_grad()
-def sigma_numbers(model, cfg, dataset):
-    errors, predicted, sigmas, weights = [], [], [], []
-    scale = mean_abs_bar_mu(model, cfg)
-    for batch in torch.utils.data.DataLoader(dataset, batch_size=64):
-        out = predict(model, batch["image"], COCO.flip_pairs)
-        errors.append((batch["joints"] - out["joints"]).abs())
-        predicted.append(out["sigma_hat"] * scale)
-        sigmas.append(out["sigma_hat"].mean(-1))
-        weights.append(batch["target_weight"])
-    errors, predicted, sigmas, weights = (torch.cat(t) for t in (errors, predicted, sigmas, weights))
-    visible = weights > 0
-    cal = [(errors[:, k][visible[:, k]].mean() / predicted[:, k][visible[:, k]].mean()).item() for k in range(errors.shape[1])]
-    s = sigmas[visible]
-    return {"sigma_median": s.median().item(), "ceiling": (s > 0.9).float().mean().item(),
-            "calibration": float(np.mean(cal)), "cal_lo": min(cal), "cal_hi": max(cal)}
 
 
 def train_ap(model, cfg, data, images):
@@ -88,7 +53,7 @@ def main():
         metrics, _ = evaluate(model, val, TASKS["coco"], 64)
         row = f"| {path} | {metrics['AP']:.3f} | {train_ap(model, cfg, data, args.train_images):.3f} | {metrics['pearson']:.2f} |"
         if has_sigma(cfg):
-            n = sigma_numbers(model, cfg, val)
+            n = sigma_calibration(model, cfg, val, COCO.flip_pairs)
             row += f" {n['sigma_median']:.3f} | {n['ceiling']:.2f} | {n['calibration']:.2f} ({n['cal_lo']:.2f}-{n['cal_hi']:.2f}) |"
         else:
             row += " - | - | - |"

@@ -9,6 +9,7 @@ the heatmap peak for the heatmap model) times the detection score, as top-down p
 import contextlib
 import io
 import json
+import math
 
 import numpy as np
 import torch
@@ -103,11 +104,12 @@ def oks(keypoints, gt_keypoints, area):
     return float(np.exp(-e[labelled]).mean())
 
 
-def confidence_oks(ann_file, results):
-    """Pearson correlation between each prediction's score and its OKS to its ground truth (Table 4).
+def score_oks_pairs(ann_file, results):
+    """(scores, OKS) as two arrays: each prediction's score and its OKS to its ground truth, the pairs of Table 4.
 
     A prediction from a ground-truth box is compared with that annotation; one from a detection with the
-    best-matching annotation of its image (OKS 0 if the image has none). Every number must be finite.
+    best-matching annotation of its image (OKS 0 if the image has none); a person without a labelled joint is left
+    out. Every number must be finite.
     """
     check_finite(results)
     with open(ann_file) as f:
@@ -126,9 +128,63 @@ def confidence_oks(ann_file, results):
         if np.isfinite(s):
             scores.append(r["score"])
             sims.append(s)
-    if len(scores) < 2 or np.std(scores) == 0 or np.std(sims) == 0:
-        return {"pearson": float("nan"), "mean_oks": float(np.mean(sims)) if sims else float("nan")}
-    return {"pearson": float(np.corrcoef(scores, sims)[0, 1]), "mean_oks": float(np.mean(sims))}
+    return np.array(scores, dtype=float), np.array(sims, dtype=float)
+
+
+def confidence_oks(ann_file, results):
+    """Pearson correlation between each prediction's score and its OKS to its ground truth (Table 4), and the mean
+    OKS (``score_oks_pairs``)."""
+    scores, sims = score_oks_pairs(ann_file, results)
+    return {"pearson": pearson(scores, sims), "mean_oks": float(np.mean(sims)) if len(sims) else float("nan")}
+
+
+@torch.no_grad()
+def mean_abs_bar_mu(model, cfg):
+    """E_P|bar_mu| per coordinate (2,), P the density the loss read bar_mu with: Q alone for the Laplace and Gaussian
+    losses, the flow's P_phi for RLE (standardized or not) and DLE. sigma_hat times it is a coordinate's predicted
+    |error|."""
+    from .losses import density_grid
+
+    if cfg.loss in ("laplace", "gaussian"):  # closed forms: E|b| of the unit Laplace and of the standard Gaussian
+        return torch.full((2,), 1.0 if cfg.loss == "laplace" else math.sqrt(2 / math.pi))
+    axis, density, _, _ = density_grid(model.flow, cfg.q if cfg.loss == "rle" else None, standardize=cfg.standardize)
+    cell = (axis[1] - axis[0]) ** 2
+    return torch.stack([(density * axis[:, None].abs()).sum() * cell, (density * axis[None, :].abs()).sum() * cell])
+
+
+@torch.no_grad()
+def sigma_calibration(model, cfg, dataset, flip_pairs, batch_size=64):
+    """What a 2-D regression model's sigma_hat means on a TopDown dataset (ground-truth boxes, flip test).
+
+    Returns the median sigma_hat over the visible joints, the share above 0.9 (the sigmoid's ceiling), and the
+    calibration per joint type, mean |error| / mean predicted |error| in crop units (1.0: the model knows how wrong
+    it is; above 1: overconfident), as ``per_joint`` (K,) with its mean, minimum and maximum.
+    """
+    from .models import predict
+
+    errors, predicted, sigmas, weights = [], [], [], []
+    scale = mean_abs_bar_mu(model, cfg)
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
+            out = predict(model, batch["image"], flip_pairs)
+            errors.append((batch["joints"] - out["joints"]).abs())
+            predicted.append(out["sigma_hat"] * scale)
+            sigmas.append(out["sigma_hat"].mean(-1))
+            weights.append(batch["target_weight"])
+    finally:
+        model.train(was_training)
+    errors, predicted, sigmas, weights = (torch.cat(t) for t in (errors, predicted, sigmas, weights))
+    if not (torch.isfinite(errors).all() and torch.isfinite(predicted).all()):
+        raise ValueError("sigma_calibration: the model predicts a joint or a sigma_hat that is not finite (a diverged "
+                         "checkpoint?); its calibration has no meaning.")
+    visible = weights > 0
+    cal = np.array([(errors[:, k][visible[:, k]].mean() / predicted[:, k][visible[:, k]].mean()).item()
+                    for k in range(errors.shape[1])])
+    s = sigmas[visible]
+    return {"sigma_median": s.median().item(), "ceiling": (s > 0.9).float().mean().item(), "per_joint": cal,
+            "calibration": float(cal.mean()), "cal_lo": float(cal.min()), "cal_hi": float(cal.max())}
 
 
 SC_BIAS = 0.6  # MPII's head segment: 0.6 of the head box's diagonal (the MPII evaluation code's constant)

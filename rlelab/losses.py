@@ -131,23 +131,21 @@ def _log_q_sum(q):
     return lambda points: log_q(points).sum(-1)
 
 
-def log_s(flow, q="laplace", bound=5.0, n=None):
-    """log s with s = 1 / int Q G_phi, by the Riemann sum of Eq. 16 on [-bound, bound]^D (Appendix E).
+def log_s(flow, q="laplace", n=None, samples=None):
+    """log s with s = 1 / int Q G_phi (Eq. 16, Appendix E), differentiable in the flow: the first value of
+    ``p_phi_moments`` (a Riemann sum on a grid that follows the mass of Q G_phi, or ``samples`` draws from G_phi).
 
-    n subintervals per axis (default 1000 in 1-D, 64 in 2-D, 24 in 3-D): the flow runs n^D times. ``q``: a name
-    of LOG_Q or a function giving log Q per coordinate (the official code's Q, in rlelab.toys).
+    A grid fixed in advance misreads a P_phi that training squeezes or moves (rlelab's first 2-D version summed 64 x 64
+    points on [-5, 5]^2: for a P_phi of std 0.25 its log s was off by tenths of a nat, and the flow learned to put
+    mass between the points and diverged). ``q``: a name of LOG_Q or a function giving log Q per coordinate.
     """
-    n = n or {1: 1000, 2: 64}.get(flow.dim, 24)
-    axis = torch.linspace(-bound, bound, n + 1, device=next(flow.parameters()).device)[1:]
-    grid = torch.cartesian_prod(*[axis] * flow.dim).reshape(-1, flow.dim)
-    log_qg = _log_q_sum(q)(grid) + flow.log_prob(grid)
-    return -(torch.logsumexp(log_qg, 0) + flow.dim * math.log(2 * bound / n))
+    return p_phi_moments(flow, q, n=n, samples=samples)[0]
 
 
-def rle_log_density(flow, bar_mu, q="laplace", bound=20.0, n=400):
-    """log P_phi(bar_mu) = log Q(bar_mu) + log G_phi(bar_mu) + log s (Eq. 7): the density RLE learned,
-    normalized by a fine Riemann sum (Eq. 16) over [-bound, bound]^D, for plotting and scoring."""
-    return _log_q_sum(q)(bar_mu) + flow.log_prob(bar_mu) + log_s(flow, q, bound, n)
+def rle_log_density(flow, bar_mu, q="laplace", n=None):
+    """log P_phi(bar_mu) = log Q(bar_mu) + log G_phi(bar_mu) + log s (Eq. 7): the density RLE learned, normalized by
+    a Riemann sum (Eq. 16) on n points per axis where its mass is (``p_phi_moments``), for plotting and scoring."""
+    return _log_q_sum(q)(bar_mu) + flow.log_prob(bar_mu) + log_s(flow, q, n)
 
 
 def p_phi_moments(flow, q="laplace", n=None, samples=None):
@@ -155,7 +153,8 @@ def p_phi_moments(flow, q="laplace", n=None, samples=None):
 
     By default Riemann sums (Eq. 16) on a grid fitted to the mass: a first pass on [-6, 6]^D finds it (no
     gradient), the second pass of n points per axis on mean +- 8 std measures it (default n: 1000 in 1-D, 64 in
-    2-D, 16 in 3-D). ``samples=N`` instead draws N points from G_phi and weighs them by Q (importance sampling:
+    2-D, 16 in 3-D), its cells aligned so that 0, where a Laplace Q has its kink, is a cell edge (the midpoint rule
+    then keeps its h^2 error; a kink inside a cell costs h^2 / 4 of that cell's mass). ``samples=N`` instead draws N points from G_phi and weighs them by Q (importance sampling:
     s = 1 / E_G[Q], bounded weights), fresh each call: what training uses, since a flow trained against a
     fixed grid learns to put mass between its points. Both are differentiable in the flow's parameters.
     """
@@ -177,7 +176,8 @@ def p_phi_moments(flow, q="laplace", n=None, samples=None):
 
     def grid(lo, hi, n):
         step = (hi - lo) / n
-        axes = [lo[d] + step[d] * (torch.arange(n, device=device) + 0.5) for d in range(flow.dim)]  # midpoints
+        lo = torch.floor(lo / step) * step  # 0 on a cell edge; n + 1 cells still cover [lo, hi]
+        axes = [lo[d] + step[d] * (torch.arange(n + 1, device=device) + 0.5) for d in range(flow.dim)]  # midpoints
         points = torch.cartesian_prod(*axes).reshape(-1, flow.dim)
         return points, log_p(points), torch.log(step).sum()
 
@@ -247,7 +247,10 @@ def rle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None, q="laplace", 
         sum_d [log sigma_d - log G_phi(bar_mu)] + sum_d [-log Q(bar_mu_d) + log sigma_d]
       a true unit Laplace (log(2 sigma_d) + |bar_mu_d|) or Gaussian Q, the flow term broadcast
       over the coordinates.
-    All three share the gradient shortcut: the Q term reaches mu_hat without passing the flow.
+    All three share the gradient shortcut: the Q term reaches mu_hat without passing the flow. The references also
+    write bar_mu = (prediction - label) / sigma (their flows are mirror images of rlelab's), divide the summed loss by
+    the batch size (rlelab: by the visible joints' weight) and, in the official 2-D code, weight the flow term by the x
+    coordinate's visibility (equal to the joint's in their data). ``effective_log_q`` reads each as Eq. 8.
 
     standardize=True (with variant="paper"; not in the paper): bar_mu is read as the *standardized* deviation,
     of the density P_phi (normalized by s) moved and scaled to mean 0 and std 1 per coordinate. Eq. 8 leaves the
@@ -275,8 +278,8 @@ def rle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None, q="laplace", 
         per_joint = -LOG_Q[q](y).sum(-1) - flow.log_prob(y) - log_norm - torch.log(a).sum() + log_sigma
     elif variant == "paper":
         per_joint = -LOG_Q[q](bar_mu).sum(-1) - log_g + log_sigma  # Eq. 8
-        if with_log_s:
-            per_joint = per_joint - log_s(flow, q)
+        if with_log_s:  # 2-D and 3-D: fresh draws from G_phi each step, which no flow can exploit (see log_s)
+            per_joint = per_joint - log_s(flow, q, samples=STANDARDIZE_SAMPLES if dim > 1 else None)
     elif variant == "official":
         per_joint = dim * -log_g + 2 * log_sigma + (LOG_SQRT_2PI + bar_mu.abs() / math.sqrt(2)).sum(-1)
     else:

@@ -21,7 +21,9 @@ from .flows import make_flow
 from .losses import (FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, effective_log_q, p_phi_moments, rle_log_density,
                      sigma_hat_from_logits)
 
-LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "correlated")
+EULER_GAMMA = 0.5772156649015329
+LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "gumbel", "flat", "correlated")
+SCORING_GRID = {1: 4000, 2: 400}  # points per axis of the Riemann sums that normalize a learned density for scoring
 FIT_LOSSES = tuple(LOSSES) + ("oracle",)
 
 
@@ -34,6 +36,32 @@ def _two_modes(component):
     """
     mix = D.Categorical(torch.tensor([0.7, 0.3]))
     return D.MixtureSameFamily(mix, component(torch.tensor([-0.6, 1.4]), torch.tensor([0.45, 0.6])))
+
+
+class GeneralizedNormal(D.Distribution):
+    """p(eps) = beta / (2 a Gamma(1 / beta)) exp(-|eps / a|^beta), a scaled to unit variance: beta = 2 is the Gaussian,
+    1 the Laplace; ``flat`` takes beta = 8, a flat top and tails that fall like exp(-|eps|^8): almost all its mass
+    within +-1.9 (bounded support in all but name; a truly bounded law would give the oracle's MLE an infinite loss
+    on the first label outside its guess)."""
+
+    arg_constraints = {}
+
+    def __init__(self, beta, batch_shape=torch.Size()):
+        super().__init__(batch_shape=torch.Size(batch_shape), validate_args=False)
+        self.beta = beta
+        self.a = math.exp(0.5 * (math.lgamma(1 / beta) - math.lgamma(3 / beta)))
+
+    def expand(self, batch_shape, _instance=None):
+        return GeneralizedNormal(self.beta, batch_shape)
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = tuple(sample_shape) + tuple(self.batch_shape)
+        g = D.Gamma(1 / self.beta, 1.0).sample(shape)
+        sign = torch.randint(0, 2, shape) * 2 - 1
+        return sign * self.a * g ** (1 / self.beta)
+
+    def log_prob(self, eps):
+        return -(eps.abs() / self.a) ** self.beta + math.log(self.beta / (2 * self.a)) - math.lgamma(1 / self.beta)
 
 
 class CorrelatedLaplace(D.Distribution):
@@ -70,6 +98,8 @@ def noise_law(law, dim):
         "student_t": lambda: D.StudentT(3.0),
         "bimodal": lambda: _two_modes(D.Normal),
         "skewed_t": lambda: _two_modes(lambda loc, scale: D.StudentT(3.0, loc, scale)),
+        "gumbel": lambda: D.Gumbel(-EULER_GAMMA, 1.0),  # skewed, one mode: mean 0, mode -0.58, a long right tail
+        "flat": lambda: GeneralizedNormal(8.0),
     }[law]()
     return D.Independent(one.expand((dim,)), 1)
 
@@ -125,7 +155,7 @@ class FitConfig:
     loss: str = "rle"
     q: str = "laplace"
     variant: str = "paper"
-    with_log_s: bool | None = None  # None: on in 1-D, off in 2-D (see the note in fit())
+    with_log_s: bool | None = None  # None: on unless standardize (see the note in fit())
     standardize: bool = False  # RLE with bar_mu standardized (rle_loss): sigma_hat is the std of the error
     steps: int = 2000
     n_train: int = 4096
@@ -177,26 +207,47 @@ class Fit:
 
     @torch.no_grad()
     def rle_log_density(self, bar_mu):
-        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), with s by a fine Riemann sum; standardized
+        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), s by a fine Riemann sum where P_phi's mass is; standardized
         (``standardize``): P_phi moved and scaled to mean 0 and std 1, as the loss read it."""
         if self.config.standardize:
-            log_norm, m, a = p_phi_moments(self.flow, self.config.q, n=4000 if self.config.dim == 1 else 256)
+            log_norm, m, a = p_phi_moments(self.flow, self.config.q, n=SCORING_GRID[self.config.dim])
             y = m + a * bar_mu
             return self._log_q(y).sum(-1) + self.flow.log_prob(y) + log_norm + torch.log(a).sum()
-        bound, n = (40.0, 8000) if self.config.dim == 1 else (20.0, 400)
-        return rle_log_density(self.flow, bar_mu, self._log_q, bound, n)
+        return rle_log_density(self.flow, bar_mu, self._log_q, SCORING_GRID[self.config.dim])
 
     def _log_q(self, bar_mu):
         """log Q per coordinate of the density the loss's variant fits (``effective_log_q``)."""
         return effective_log_q(self.config.variant, self.config.q, self.config.dim)(bar_mu)
 
     @torch.no_grad()
+    def residual_mean(self):
+        """E_P[bar_mu], the mean of the learned density of bar_mu: 0 for a symmetric Q (L1, L2, Gaussian, Laplace),
+        the oracle (every law has mean 0) and a standardized RLE; P_phi's mean for RLE and DLE. The basic design
+        (``flow``) has no residual density; its 0 leaves mu* = mu_hat."""
+        c = self.config
+        if c.loss not in ("dle", "rle") or c.standardize:
+            return torch.zeros(c.dim)
+        return p_phi_moments(self.flow, self._log_q if c.loss == "rle" else None, n=SCORING_GRID[c.dim])[1]
+
+    @torch.no_grad()
+    def predict(self, x):
+        """(mu_hat, mu*) at x: mu* = mu_hat + sigma_hat E_P[bar_mu] is the mean of the learned law of y, the point the
+        model predicts. With log s (or in DLE) nothing pins bar_mu's location: a shift of P_phi by delta and of mu_hat
+        by -delta sigma_hat leaves the law of y unchanged, so mu_hat alone may sit far from the labels' mean."""
+        mu_hat, sigma_hat = self.model(x)
+        if self.config.loss not in SIGMA_LOSSES:
+            return mu_hat, mu_hat
+        return mu_hat, mu_hat + sigma_hat * self.residual_mean()
+
+    @torch.no_grad()
     def evaluate(self, n=None, seed=10_000):
-        """KL(true || learned) by Monte Carlo and the RMSE of mu_hat against f, on fresh samples."""
+        """KL(true || learned) by Monte Carlo, and the RMSE of mu_hat and of mu* (``predict``) against f, the true
+        mean, on fresh samples."""
         x, y = self.world.sample(n or self.config.n_eval, seed=seed)
         kl = (self.world.log_prob(x, y) - self.log_prob(x, y)).mean().item()
-        rmse = ((self.model(x)[0] - self.world.f(x)) ** 2).mean().sqrt().item()
-        return {"kl": kl, "rmse": rmse}
+        f = self.world.f(x)
+        rmse, rmse_star = (((p - f) ** 2).mean().sqrt().item() for p in self.predict(x))
+        return {"kl": kl, "rmse": rmse, "rmse_star": rmse_star}
 
     @torch.no_grad()
     def keypoint_ap(self, tau=0.2, ranked=True, n=4096, seed=10_000):
@@ -280,19 +331,19 @@ def fit(config=None, progress=False, callback=None, **overrides):
 
     Returns a ``Fit`` whose ``history`` lists dicts of step, loss, kl and rmse.
 
-    1-D toy RLE fits keep the log s term (Appendix E) by default. Without it the scale of
-    bar_mu is not pinned: sigma_hat * c with G_phi squeezed by c leaves -log G + log sigma
-    unchanged while -log Q(bar_mu / c) keeps falling, so sigma_hat creeps up to the sigmoid's
-    ceiling and the heteroscedastic scale is lost. Pose AP barely notices (Table 17); a density
-    scored against the truth does. ``with_log_s=False`` shows it. 2-D fits leave log s out, as
-    the paper does: its Riemann sum on a 64 x 64 grid is slow and the flow learns to exploit it
-    (mass between the grid points makes the sum, hence s, wrong) and diverges.
+    Toy RLE fits keep the log s term (Appendix E) by default. Without it the scale of bar_mu is not
+    pinned: sigma_hat * c with G_phi squeezed by c leaves -log G + log sigma unchanged while
+    -log Q(bar_mu / c) keeps falling, so sigma_hat creeps up to the sigmoid's ceiling and the
+    heteroscedastic scale is lost. Pose AP barely notices (Table 17); a density scored against the truth
+    does. ``with_log_s=False`` (the paper's Eq. 8) shows it. In 2-D log s comes from 4096 fresh draws of
+    G_phi per step (``rlelab.losses.log_s``), about 3x the time of a step without it; a grid fixed in advance
+    (rlelab's first version) was exploited by the flow, which diverged.
     ``callback(step, record)``, if given, sees every history record (the app's live progress).
     """
     c = FitConfig(**{**(asdict(config) if config else {}), **overrides})
     check_config(c)
     if c.with_log_s is None:
-        c.with_log_s = c.dim == 1 and not c.standardize  # a standardized density has its s built in
+        c.with_log_s = not c.standardize  # a standardized density has its s built in
     world = World(c.law, c.dim)
     x, y = world.sample(c.n_train, seed=c.seed)
     torch.manual_seed(c.seed)

@@ -162,6 +162,39 @@ def test_pearson_of_confidence_and_oks(synth):
     assert confidence_oks(ann, results)["pearson"] == pytest.approx(-1.0)
 
 
+class TwiceSigma(torch.nn.Module):
+    """A model whose sigma_hat is twice another's: its predicted error doubles, its joints stay."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.flow = model, getattr(model, "flow", None)
+
+    def forward(self, images):
+        out = self.model(images)
+        return {**out, "sigma_hat": 2 * out["sigma_hat"]}
+
+
+def test_sigma_calibration_reads_sigma_hat_as_the_predicted_error(synth):
+    # E|bar_mu| is 1 for a unit Laplace and sqrt(2 / pi) for a standard Gaussian, so the same predictions read with
+    # the Gaussian's Q are sqrt(pi / 2) x less confident, and a doubled sigma_hat halves every joint's ratio
+    from rlelab.evaluate import mean_abs_bar_mu, sigma_calibration
+
+    laplace, gaussian = make_config({"data": synth, "loss": "laplace"}), make_config({"data": synth, "loss": "gaussian"})
+    assert mean_abs_bar_mu(None, laplace).tolist() == pytest.approx([1.0, 1.0], abs=1e-6)
+    assert mean_abs_bar_mu(None, gaussian).tolist() == pytest.approx([(2 / np.pi) ** 0.5] * 2, abs=1e-6)
+    torch.manual_seed(0)
+    model = build_model("regression", "resnet18").eval()
+    ann, images = coco_paths(synth, "val")
+    val = TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE))
+    base = sigma_calibration(model, laplace, val, FLIP_PAIRS)
+    assert np.isfinite(base["per_joint"]).all() and base["calibration"] == pytest.approx(base["per_joint"].mean())
+    assert sigma_calibration(TwiceSigma(model), laplace, val, FLIP_PAIRS)["per_joint"] == pytest.approx(base["per_joint"] / 2, rel=1e-5)
+    assert sigma_calibration(model, gaussian, val, FLIP_PAIRS)["per_joint"] == pytest.approx(
+        base["per_joint"] * (np.pi / 2) ** 0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="not finite"):
+        sigma_calibration(diverged(), laplace, val, FLIP_PAIRS)
+
+
 def diverged(head="regression"):
     """A model whose every output is NaN, as after a diverged training run."""
     model = build_model(head, "resnet18", flow=head == "regression")

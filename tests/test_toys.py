@@ -9,12 +9,42 @@ from torch import distributions as D
 from rlelab.toys import LAWS, World, fit, keypoint_ap, load_fit, noise_law, save_fit
 
 
-@pytest.mark.parametrize("law", ["gaussian", "laplace", "student_t", "bimodal", "skewed_t"])
+@pytest.mark.parametrize("law", ["gaussian", "laplace", "student_t", "bimodal", "skewed_t", "gumbel", "flat"])
 def test_1d_noise_laws_integrate_to_one_with_mean_zero(law):
     x = torch.linspace(-400, 400, 800001, dtype=torch.float64)[:, None]
     p = noise_law(law, 1).log_prob(x.float()).double().exp()
     assert torch.trapezoid(p, x[:, 0]).item() == pytest.approx(1.0, abs=2e-3)
     assert torch.trapezoid(p * x[:, 0], x[:, 0]).item() == pytest.approx(0.0, abs=2e-3)
+
+
+@pytest.mark.parametrize("law, variance", [("gumbel", math.pi**2 / 6), ("flat", 1.0)])
+def test_new_laws_have_their_closed_form_variance_and_sample_it(law, variance):
+    # the density's variance by quadrature, then 100,000 draws: mean and variance within 5 standard errors
+    # (the variance's standard error from the fourth moment, sqrt((m4 - var^2) / n))
+    x = torch.linspace(-60, 60, 1_200_001, dtype=torch.float64)[:, None]
+    p = noise_law(law, 1).log_prob(x.float()).double().exp()
+    assert torch.trapezoid(p * x[:, 0] ** 2, x[:, 0]).item() == pytest.approx(variance, abs=2e-3)
+    m4 = torch.trapezoid(p * x[:, 0] ** 4, x[:, 0]).item()
+    torch.manual_seed(0)
+    draws = noise_law(law, 1).sample((100_000,)).double()[:, 0]
+    assert abs(draws.mean().item()) < 5 * math.sqrt(variance / 1e5)
+    assert abs(draws.var().item() - variance) < 5 * math.sqrt((m4 - variance**2) / 1e5)
+
+
+@pytest.mark.parametrize("loss, with_log_s", [("rle", True), ("rle", False), ("dle", False)])
+def test_mu_star_is_the_mean_of_the_learned_law(loss, with_log_s):
+    # Fit.predict's mu* against the mean of p_hat(y | x) integrated on a fine y grid at a few inputs: they agree to
+    # the grids' resolution (both are Riemann sums, cells of 1e-3 sigma_hat and finer), and mu_hat alone does not
+    result = fit(law="gumbel", loss=loss, with_log_s=with_log_s, steps=300, seed=0)
+    x = torch.tensor([[-0.5], [0.0], [0.7]])
+    mu_hat, mu_star = result.predict(x)
+    sigma_hat = result.model(x)[1].detach()
+    for i in range(len(x)):
+        y = mu_hat[i, 0] + sigma_hat[i, 0] * torch.linspace(-40, 40, 80001)[:, None]
+        p = result.log_prob(x[i:i + 1].expand(len(y), 1), y).exp()
+        mean = torch.trapezoid(p * y[:, 0], y[:, 0]) / torch.trapezoid(p, y[:, 0])
+        assert mean.item() == pytest.approx(mu_star[i, 0].item(), abs=2e-3 * sigma_hat[i, 0].item())
+    assert (mu_star - mu_hat).abs().max() > 0.05 * sigma_hat.min()  # the learned law is skewed: the two differ
 
 
 def coco_ap_by_hand(oks, score):
