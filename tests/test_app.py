@@ -73,6 +73,17 @@ def test_density_page_draws_2d_contours_for_the_correlated_law():
     assert titles[0] == "truth" and titles[1].startswith("rle (KL ")
 
 
+@pytest.mark.parametrize("law, words", [("gumbel", "long tail"), ("flat", "flat top")])
+def test_density_page_teaches_the_skewed_and_the_flat_law(law, words):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["page"] = "densities"
+    at.session_state["toy_law"] = law
+    at.session_state["steps_1d"] = 200
+    at.run()
+    assert not at.exception
+    assert any(words in info.value for info in at.info)
+
+
 @needs_checkpoints
 def test_density_page_shows_a_pose_checkpoints_flow():
     at = app("densities")
