@@ -207,8 +207,8 @@ class Fit:
 
     @torch.no_grad()
     def rle_log_density(self, bar_mu):
-        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), s by a fine Riemann sum where P_phi's mass is; standardized
-        (``standardize``): P_phi moved and scaled to mean 0 and std 1, as the loss read it."""
+        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), s by a fine Riemann sum where P_phi's mass is;
+        standardized (``standardize``): P_phi moved and scaled to mean 0 and std 1, as the loss read it."""
         if self.config.standardize:
             log_norm, m, a = p_phi_moments(self.flow, self.config.q, n=SCORING_GRID[self.config.dim])
             y = m + a * bar_mu
@@ -329,15 +329,15 @@ def check_config(c):
 def fit(config=None, progress=False, callback=None, **overrides):
     """Train a ToyRegressor (and a flow for flow, dle, rle) on a fixed, seeded training set.
 
-    Returns a ``Fit`` whose ``history`` lists dicts of step, loss, kl and rmse.
+    Returns a ``Fit`` whose ``history`` lists dicts of step, loss, kl, rmse and rmse_star (``Fit.evaluate``).
 
     Toy RLE fits keep the log s term (Appendix E) by default. Without it the scale of bar_mu is not
     pinned: sigma_hat * c with G_phi squeezed by c leaves -log G + log sigma unchanged while
     -log Q(bar_mu / c) keeps falling, so sigma_hat creeps up to the sigmoid's ceiling and the
     heteroscedastic scale is lost. Pose AP barely notices (Table 17); a density scored against the truth
     does. ``with_log_s=False`` (the paper's Eq. 8) shows it. In 2-D log s comes from 4096 fresh draws of
-    G_phi per step (``rlelab.losses.log_s``), about 3x the time of a step without it; a grid fixed in advance
-    (rlelab's first version) was exploited by the flow, which diverged.
+    G_phi per step (``rlelab.losses.log_s``), about 3x the time of a step without it; with a grid fixed in
+    advance (rlelab's first version) the 2-D fits diverged.
     ``callback(step, record)``, if given, sees every history record (the app's live progress).
     """
     c = FitConfig(**{**(asdict(config) if config else {}), **overrides})
