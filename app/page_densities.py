@@ -131,7 +131,7 @@ LESSONS = {  # what a student should take from a law, said on the page
                  "families: try the correlated or the skewed laws.",
     "gumbel": "One mode and a long tail to the right: the Gaussian and the Laplace are symmetric, so they spread mass "
               "where no label falls and miss the tail. RLE's flow learns the skew (benchmarks/toy_fidelity.md: its KL "
-              "is 10x below the Laplace's), and the mean of its learned law, mu*, is the labels' mean.",
+              "is 10x below the Laplace's), and the mean of its learned law, mu*, lands near the labels' mean.",
     "flat": "A flat top and almost no tails: the Laplace, peaked with heavy tails, is the worst fit. RLE's flow must "
             "undo its own Laplace Q's kink to flatten it, so it wins, but by less (1.7x) than on the skewed laws.",
 }

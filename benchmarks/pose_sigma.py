@@ -14,7 +14,6 @@ import json
 import os
 import sys
 
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths  # noqa: E402
 from rlelab.evaluate import coco_ap, evaluate, predict_dataset, sigma_calibration  # noqa: E402
