@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from rlelab.losses import density_grid, effective_log_q
+from rlelab.losses import density_grid, flow_log_q
 from rlelab.checkpoints import load_checkpoint
 from rlelab.tasks import TASKS
 
@@ -41,7 +41,7 @@ def load_model(path):
     density = None
     if getattr(model, "flow", None) is not None:
         with torch.no_grad():
-            q = effective_log_q(cfg.variant, cfg.q, model.flow.dim) if cfg.loss == "rle" else None  # the variant's Q
+            q = flow_log_q(cfg.loss, cfg.variant, cfg.q, model.flow.dim)  # the variant's Q; None for DLE
             density = density_grid(model.flow, q, standardize=cfg.standardize)
     return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source")}, density
 

@@ -27,7 +27,7 @@ from .data.keypoints import COCO_KEYPOINTS, H36M, TO_H36M
 from .evaluate import mpjpe, pa_mpjpe, pearson
 from .files import atomic_write
 from .flows import make_flow
-from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, p_phi_moments, sigma_hat_from_logits
+from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, flow_log_q, p_phi_moments, sigma_hat_from_logits
 
 
 @dataclass
@@ -89,7 +89,7 @@ def error_scale(model, cfg):
     is not the error's scale), 1 for the standardized RLE (its sigma_hat is that std) and for a loss without a flow."""
     if model.flow is None or (cfg.loss == "rle" and cfg.standardize):
         return np.ones(3)
-    return p_phi_moments(model.flow, cfg.q if cfg.loss == "rle" else None)[2].double().cpu().numpy()
+    return p_phi_moments(model.flow, flow_log_q(cfg.loss, cfg.variant, cfg.q, 3))[2].double().cpu().numpy()
 
 
 @torch.no_grad()

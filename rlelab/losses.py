@@ -301,6 +301,12 @@ def effective_log_q(variant="paper", q="laplace", dim=1):
     return LOG_Q[q]
 
 
+def flow_log_q(loss, variant="paper", q="laplace", dim=2):
+    """log Q per coordinate of the density P = Q G_phi s a flow loss fitted (None: DLE's G_phi alone): what reads a
+    trained flow back as a density, for the toys, the app, the calibration and the lifting model's error scale."""
+    return effective_log_q(variant, q, dim) if loss == "rle" else None
+
+
 LOSSES = {
     "l1": l1_loss,
     "l2": l2_loss,

@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 from .densities import LOG_Q, deviation, location_scale_nll, location_scale_nll_joint
 from .files import atomic_write
 from .flows import make_flow
-from .losses import (FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, effective_log_q, p_phi_moments, rle_log_density,
-                     sigma_hat_from_logits)
+from .losses import (FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, effective_log_q, flow_log_q, p_phi_moments,
+                     rle_log_density, sigma_hat_from_logits)
 
 EULER_GAMMA = 0.5772156649015329
 LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "gumbel", "flat", "correlated")
@@ -227,7 +227,7 @@ class Fit:
         c = self.config
         if c.loss not in ("dle", "rle") or c.standardize:
             return torch.zeros(c.dim)
-        return p_phi_moments(self.flow, self._log_q if c.loss == "rle" else None, n=SCORING_GRID[c.dim])[1]
+        return p_phi_moments(self.flow, flow_log_q(c.loss, c.variant, c.q, c.dim), n=SCORING_GRID[c.dim])[1]
 
     @torch.no_grad()
     def predict(self, x):

@@ -338,7 +338,7 @@ def test_coco_joints_become_h36m_joints_and_lift():
     assert mu.shape == sigma.shape == (17, 3) and (mu[0] == 0).all() and (sigma[1:] > 0).all()
 
     class Cfg:  # the fields error_scale reads
-        loss, q, standardize = "rle", "laplace", True
+        loss, variant, q, standardize = "rle", "paper", "laplace", True
     assert (error_scale(model, Cfg) == 1).all()  # standardized: sigma_hat is the error's std
     Cfg.standardize = False
     from rlelab.losses import p_phi_moments
