@@ -3,9 +3,14 @@ lifted to 3-D with sigma along the depth.
 
 Run: streamlit run app/main.py
 """
+import sys
+from pathlib import Path
+
 import streamlit as st
 
 st.set_page_config(page_title="rlelab", page_icon="🦴", layout="wide")
+if str(Path(__file__).parent) not in sys.path:  # `streamlit run` puts the pages' folder there; AppTest (1.60) does not
+    sys.path.insert(0, str(Path(__file__).parent))
 
 import page_3d  # noqa: E402  (after set_page_config)
 import page_densities  # noqa: E402

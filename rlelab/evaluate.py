@@ -104,6 +104,12 @@ def oks(keypoints, gt_keypoints, area):
     return float(np.exp(-e[labelled]).mean())
 
 
+def matched_oks(people, truth, areas):
+    """For each annotated person (keypoints (17, 3), area), the best OKS any predicted person (joints (17, 2+))
+    reaches with them; 0 where nobody was predicted. A picture's score without a detector's scores to rank by."""
+    return [max((oks(joints, t, a) for joints in people), default=0.0) for t, a in zip(truth, areas)]
+
+
 def score_oks_pairs(ann_file, results):
     """(scores, OKS) as two arrays: each prediction's score and its OKS to its ground truth, the pairs of Table 4.
 
