@@ -5,7 +5,7 @@ The app uses it twice: as the person detector of an upload (each found person's 
 model) and as a reference on the Compare page (a model trained on real photos, beside the models trained here).
 BlazePose finds one person per call and gives 33 landmarks, 17 of which are COCO's joints (``BLAZEPOSE_OF_COCO``);
 ``find_people`` finds several by calling it again with each person found painted over, so it finds the people
-BlazePose's own detector sees one at a time (on the real COCO samples: 6 of the 12 annotated people, README).
+BlazePose's own detector sees one at a time (on the real COCO samples: 7 of the 12 annotated people, README).
 """
 import importlib
 import threading
@@ -19,7 +19,7 @@ import numpy as np
 BLAZEPOSE_OF_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 MARGIN = 0.1  # the landmarks are joint centres: the box grows by this share of its size on each side
 INSTALL = ("MediaPipe is not installed, so the app cannot find people by itself: `pip install -e \".[app]\"` "
-           "installs it on Python 3.9-3.12 (mediapipe 0.10.14 has no wheel for 3.13); drag a box instead.")
+           "installs it on Python 3.10-3.12 (mediapipe 0.10.14 has no wheel for 3.13); drag a box instead.")
 
 
 @dataclass

@@ -106,7 +106,8 @@ def oks(keypoints, gt_keypoints, area):
 
 def matched_oks(people, truth, areas):
     """For each annotated person (keypoints (17, 3), area), the best OKS any predicted person (joints (17, 2+))
-    reaches with them; 0 where nobody was predicted. A picture's score without a detector's scores to rank by."""
+    reaches with them; 0 where nobody was predicted: one picture's quality per person, with no scores to rank by
+    (not an AP)."""
     return [max((oks(joints, t, a) for joints in people), default=0.0) for t, a in zip(truth, areas)]
 
 
