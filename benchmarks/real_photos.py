@@ -23,13 +23,6 @@ from rlelab.evaluate import matched_oks  # noqa: E402
 from rlelab.inference import predict_image  # noqa: E402
 
 
-def iou(a, b):
-    """Intersection over union of two [x, y, w, h] boxes."""
-    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
-
-
 def main():
     if not (REAL / "test_coco.json").exists() or not detect.available():
         sys.exit(f"needs the real COCO samples in {REAL} and mediapipe (pip install -e \".[app]\")")
@@ -42,8 +35,8 @@ def main():
         truth = [np.reshape(a["keypoints"], (17, 3)) for a in people]
         areas = [a["area"] for a in people]
         mediapipe = detect.find_people(image)
-        matches = [max(range(len(people)), key=lambda i: iou(p.box, people[i]["bbox"])) for p in mediapipe]
-        ious += [iou(p.box, people[i]["bbox"]) for p, i in zip(mediapipe, matches)]
+        matches = [max(range(len(people)), key=lambda i: detect.iou(p.box, people[i]["bbox"])) for p in mediapipe]
+        ious += [detect.iou(p.box, people[i]["bbox"]) for p, i in zip(mediapipe, matches)]
         seen += [i in matches for i in range(len(people))]  # the annotated people a found box overlaps most
         scores.setdefault("MediaPipe's own joints (BlazePose, trained on photos)", []).extend(
             matched_oks([p.keypoints for p in mediapipe], truth, areas))

@@ -63,6 +63,13 @@ def box_of(landmarks, width, height, margin=MARGIN):
     return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
+def iou(a, b):
+    """Intersection over union of two person boxes [x, y, w, h]."""
+    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
 def find_people(image, max_people=6):
     """The people BlazePose finds on ``image`` (H, W, 3 uint8 RGB), most prominent first, at most ``max_people``."""
     if not available():

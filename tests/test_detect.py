@@ -37,6 +37,12 @@ def test_without_mediapipe_finding_people_is_one_sentence(monkeypatch):
         detect.find_people(np.zeros((10, 10, 3), np.uint8))
 
 
+def test_iou_of_two_boxes():
+    assert detect.iou([0, 0, 10, 10], [5, 0, 10, 10]) == pytest.approx(50 / 150)
+    assert detect.iou([0, 0, 10, 10], [20, 20, 5, 5]) == 0.0
+    assert detect.iou([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0
+
+
 def test_matched_oks_takes_each_persons_best_match_and_zero_for_the_unmatched():
     truth = np.array([[10.0 * k, 20.0, 2] for k in range(17)])
     other = truth + [300, 0, 0]
@@ -62,11 +68,7 @@ def test_blazepose_finds_the_annotated_people_of_the_real_coco_photos():
         image = np.asarray(Image.open(REAL_COCO / f"{image_id:012d}.jpg").convert("RGB"))
         return detect.find_people(image), [a for a in data["annotations"] if a["image_id"] == image_id and a["num_keypoints"] > 0]
 
-    def iou(a, b):
-        w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-        h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-        return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
-
+    iou = detect.iou
     found, annotated = people(785)
     assert len(found) == 1 and found[0].keypoints.shape == (17, 3) and found[0].landmarks.shape == (33, 3)
     assert iou(found[0].box, annotated[0]["bbox"]) > 0.7
