@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torchvision.ops import box_convert, box_iou
 
 # BlazePose's landmark index of each COCO joint (COCO_KEYPOINTS' order): nose, eyes, ears, shoulders, elbows,
 # wrists, hips, knees, ankles; its other 16 are the eyes' corners, the mouth, hands and feet.
@@ -64,10 +66,9 @@ def box_of(landmarks, width, height, margin=MARGIN):
 
 
 def iou(a, b):
-    """Intersection over union of two person boxes [x, y, w, h]."""
-    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+    """Intersection over union of two person boxes [x, y, w, h] (torchvision's ``box_iou``)."""
+    boxes = box_convert(torch.tensor([a, b], dtype=torch.float64), "xywh", "xyxy")
+    return box_iou(boxes[:1], boxes[1:]).item()
 
 
 def find_people(image, max_people=6):
