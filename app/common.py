@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from rlelab.losses import density_grid, flow_log_q
+from rlelab.losses import LOSSES, density_grid
 from rlelab.checkpoints import load_checkpoint
 from rlelab.tasks import TASKS
 
@@ -33,17 +33,18 @@ def checkpoints():
 
 @st.cache_resource(show_spinner="loading the model ...")
 def load_model(path):
-    """(model, config, about, density): ``about`` holds the checkpoint's history and, for imported weights, its
-    source (``rlelab.released``); for a model with a flow, ``density`` is its learned density of bar_mu as
+    """(model, config, about, density): ``about`` holds the checkpoint's history, for imported weights its source
+    (``rlelab.released``) and ``error_std``, what sigma_hat times is the predicted error's std (``Loss.moments``); for a model with a flow, ``density`` is its learned density of bar_mu as
     ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE, G_phi alone otherwise;
     None without a flow."""
     model, cfg, ckpt = load_checkpoint(str(ROOT / path))
     density = None
     if getattr(model, "flow", None) is not None:
         with torch.no_grad():
-            q = flow_log_q(cfg.loss, cfg.variant, cfg.q, model.flow.dim)  # the variant's Q; None for DLE
-            density = density_grid(model.flow, q, standardize=cfg.standardize)
-    return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source")}, density
+            loss = LOSSES[cfg.loss]  # the variant's Q for RLE; the flow alone for DLE
+            density = density_grid(model.flow, loss.log_q(cfg, model.flow.dim), standardize=loss.standardized(cfg))
+    error_std = LOSSES[cfg.loss].moments(getattr(model, "flow", None), cfg, 2)[1].numpy()  # std(bar_mu), per axis
+    return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source"), "error_std": error_std}, density
 
 
 def pick_checkpoint(label, default_kind, key):

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from common import DATA, load_model, model_caption, pick_checkpoint
 from rlelab.config import method
 from rlelab.densities import LOG_Q
+from rlelab.losses import LOSSES, Q_STD
 from rlelab.toys import LAWS, FitConfig, fit
 
 COLORS = {"truth": "#222222", "rle": "#d62728", "gaussian": "#1f77b4", "laplace": "#2ca02c", "dle": "#9467bd"}
@@ -97,7 +98,7 @@ def render_toy():
         log_y = st.toggle("log-scale density", value=True, help="the tails are where the laws differ")
 
     configs = toy_configs(law, loss, q, steps, int(seed))
-    fits = {c.loss: train(c, c.loss.upper() if c.loss == loss else c.loss) for c in configs}
+    fits = {c.loss: train(c, c.loss.upper() if i == 0 else c.loss) for i, c in enumerate(configs)}  # the chosen first
     result = fits[loss]
     scores = {c.loss: scored(c, fits[c.loss]) for c in configs}
     cols = st.columns(len(fits))
@@ -210,7 +211,7 @@ def render_pose_density():
         marginals.add_trace(go.Scatter(x=axis, y=p.sum(1 - dim) * step, name=f"learned, {name}",
                                        line=dict(color=COLORS["rle"], width=2, dash="solid" if dim == 0 else "dash")))
     scale = std.mean().item()  # the two families with the learned std: a comparison of shapes, as Fig. 4
-    for name, unit_std in (("gaussian", 1.0), ("laplace", 2 ** 0.5)):
+    for name, unit_std in Q_STD.items():
         b = scale / unit_std
         marginals.add_trace(go.Scatter(x=axis, y=(LOG_Q[name](axis[:, None] / b)[:, 0]).exp() / b,
                                        name=f"{name}, same std", line=dict(color=COLORS[name])))
@@ -221,7 +222,7 @@ def render_pose_density():
     right.subheader("Marginals against a Gaussian and a Laplace of the same std")
     right.plotly_chart(marginals, width="stretch")
     st.caption("Standardized RLE: P_phi moved and scaled to mean 0 and std 1, so sigma_hat is the error's std; compare "
-               "shapes. Grid: [-6, 6]^2." if cfg.standardize else
+               "shapes. Grid: [-6, 6]^2." if LOSSES[cfg.loss].standardized(cfg) else
                f"std of P_phi: {std[0]:.4f} (x), {std[1]:.4f} (y). Eq. 8 without log s leaves the scale of bar_mu free: "
                "the flow shrinks while sigma_hat grows, so compare shapes, not widths; the app's pose page draws "
                "sigma_hat * std. Grid: the square where the mass is, normalized on it.")

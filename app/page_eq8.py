@@ -6,7 +6,7 @@ import torch
 
 from common import load_model, pick_checkpoint
 from rlelab.densities import LOG_Q, deviation
-from rlelab.losses import rle_loss
+from rlelab.losses import LOSSES, rle_loss
 
 TERMS = ("-log Q(bar_mu)", "-log G_phi(bar_mu)", "sum_d log sigma_hat_d")
 COLORS = {"-log Q(bar_mu)": "#2ca02c", "-log G_phi(bar_mu)": "#9467bd", "sum_d log sigma_hat_d": "#1f77b4", "Eq. 8": "#d62728"}
@@ -34,7 +34,7 @@ def render_eq8():
     if path is None:
         return
     model, cfg, _, density = load_model(path)
-    if model.flow is None or cfg.loss != "rle":
+    if getattr(model, "flow", None) is None or not LOSSES[cfg.loss].eq8:
         st.info("This checkpoint has no RLE flow: pick an RLE one.")
         return
     q = cfg.q

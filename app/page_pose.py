@@ -14,6 +14,7 @@ from rlelab import detect
 from rlelab.config import has_sigma, method
 from rlelab.evaluate import matched_oks
 from rlelab.inference import predict_image, read_image
+from rlelab.losses import LOSSES
 from rlelab.tasks import TASKS
 
 SAMPLES = sorted(DATA.glob("samples/*.jpg"))
@@ -137,7 +138,7 @@ BOX_NOTE = {"drawn": "Person boxes drawn on the picture: {n}. Drag again to chan
 
 
 def run(path, image, box):
-    model, cfg, about, density = load_model(path)
+    model, cfg, about, _ = load_model(path)
     start = time.perf_counter()
     try:
         pred = predict_image(model, image, cfg.input_size, box=box, flip_pairs=TASKS[cfg.task].layout.flip_pairs)
@@ -145,8 +146,8 @@ def run(path, image, box):
         st.error(str(e))
         return None, cfg, about
     pred["seconds"] = time.perf_counter() - start
-    if cfg.loss in ("rle", "dle") and pred["sigma_px"] is not None:  # mu_g = mu_hat + sigma_hat * bar_mu, bar_mu ~ P_phi
-        pred["bar_mu_std"] = density[3].numpy()
+    if pred["sigma_px"] is not None:  # mu_g = mu_hat + sigma_hat * bar_mu: the error's std is sigma_hat * std(bar_mu)
+        pred["bar_mu_std"] = about["error_std"]
         pred["error_px"] = pred["sigma_px"] * pred["bar_mu_std"]
     return pred, cfg, about
 
@@ -218,13 +219,15 @@ def render_single():
                                                         "(green), this picture's range, not 0 to 1." if sigma else ""))
     if sigma:
         right.plotly_chart(sigma_figure(first, layout), width="stretch")
-        std = first.get("bar_mu_std")
+        std, loss = first["bar_mu_std"], LOSSES[cfg.loss]
         right.caption(("σ̂ of the first person, " if len(preds) > 1 else "σ̂ ") + "in units of the crop (the box enlarged by 1.25). "
                       + ("Trained with the standardized RLE, σ̂ is the std of the predicted error itself, the ellipse. "
-                         "Hover a joint for its numbers." if cfg.standardize else
+                         if loss.standardized(cfg) else
                          f"The flow's P_phi has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s, "
                          "σ̂ grows while G_phi shrinks (the scale of bar_mu is free), so only their product, the ellipse, "
-                         "is the error in pixels. Hover a joint for its numbers." if std is not None else ""))
+                         "is the error in pixels. " if loss.trains_flow else
+                         f"Its Q has std {std[0]:.3f}: the ellipse, σ̂ times it, is the error's std in pixels. ")
+                      + "Hover a joint for its numbers.")
     else:
         right.info("This model was trained without σ̂ (L1/L2 ignore it, heatmaps have none): pick an RLE checkpoint to see it.")
 

@@ -32,6 +32,7 @@ from rlelab.tasks import H36M  # noqa: E402
 REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "real-samples", "h36m")
 NAMES = {"l2": "L2 (Martinez et al.)", "l1": "L1", "dle": "DLE", "rle": "RLE (Eq. 8, the lifting default)",
          "rle-std": "RLE (standardized, the image trainer's default)"}
+OPTIONS = {"rle-std": {"loss": "rle", "standardize": True}}  # a row's LiftConfig fields (else: its loss alone)
 
 
 def fmt(metrics):
@@ -45,7 +46,7 @@ def lifting_rows(args):
     rows = ["| lifting loss | MPJPE | PA-MPJPE | Pearson(c, -MPJPE) | train s |", "|---|---|---|---|---|"]
     for loss in args.losses.split(","):
         start = time.time()
-        options = {"loss": "rle", "standardize": True} if loss == "rle-std" else {"loss": loss}
+        options = OPTIONS.get(loss, {"loss": loss})
         _, history = train_lifting(LiftConfig(data=args.poses, epochs=args.epochs, width=args.width, out=None, **options),
                                    progress=True)
         rows.append(f"| {NAMES.get(loss, loss)} | {fmt(history[-1])} | {time.time() - start:.0f} |")

@@ -23,7 +23,8 @@ from rlelab.checkpoints import model_from_config  # noqa: E402
 from rlelab.config import make_config  # noqa: E402
 from rlelab.train import amp_dtype, place_model, to_device, train_data_config, train_step  # noqa: E402
 
-METHODS = {"l1": {"loss": "l1"}, "rle": {"loss": "rle"}, "rle, standardized": {"loss": "rle", "standardize": True},
+METHODS = {"l1": {"loss": "l1"}, "rle, Eq. 8": {"loss": "rle", "standardize": False},
+           "rle, standardized": {"loss": "rle", "standardize": True},
            "heatmap": {"head": "heatmap"}}
 
 

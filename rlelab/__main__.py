@@ -123,12 +123,12 @@ def _eval(args):
 def _eval_lifting(args, ckpt):
     from .data.h36m import h36m_annotations, read_h36m
     from .lifting import evaluate_lifting, lifting_arrays, load_lifting
-    from .losses import SIGMA_LOSSES
+    from .losses import LOSSES
 
     model, cfg = load_lifting(args.checkpoint, ckpt)
     ann_file = args.ann_file or h36m_annotations(args.data or cfg.data, args.split)
     samples = read_h36m(ann_file)[1]
-    metrics = evaluate_lifting(model, *lifting_arrays(samples), sigma=cfg.loss in SIGMA_LOSSES)
+    metrics = evaluate_lifting(model, *lifting_arrays(samples), sigma=LOSSES[cfg.loss].has_sigma)
     rows = [("task", f"h36m lifting ({len(samples)} people, {ann_file})"), ("loss", cfg.loss)]
     rows += [(k, f"{v:.4f}") for k, v in metrics.items()]
     _print_rows(rows)
@@ -169,7 +169,8 @@ def _complexity(args):
 
 def build_parser():
     from .losses import RLE_VARIANTS
-    from .toys import FIT_LOSSES, LAWS, FitConfig
+    from .losses import LOSSES
+    from .toys import LAWS, ORACLE, FitConfig
 
     d = FitConfig()
     parser = argparse.ArgumentParser(prog="python -m rlelab", description=__doc__)
@@ -178,7 +179,7 @@ def build_parser():
                          formatter_class=_Defaults)
     toy.add_argument("--law", choices=LAWS, default=d.law, help="law of the label noise eps")
     toy.add_argument("--dim", type=int, choices=(1, 2), default=d.dim, help="dimension of the label y")
-    toy.add_argument("--loss", choices=FIT_LOSSES, default=d.loss,
+    toy.add_argument("--loss", choices=(*LOSSES, ORACLE), default=d.loss,
                      help="l1, l2, gaussian/laplace (learnable sigma), flow (Eq. 4), dle (Eq. 5), rle (Eq. 8), "
                           "oracle (MLE with the true law)")
     toy.add_argument("--q", choices=("gaussian", "laplace"), default=d.q, help="the preset density Q of RLE")

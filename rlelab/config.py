@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from .densities import LOG_Q
-from .losses import FLOW_LOSSES, LOSSES, RLE_VARIANTS, SIGMA_LOSSES
+from .losses import LOSSES, RLE_VARIANTS
 from .models import BACKBONES, NORMS
 from .tasks import TASKS
 
@@ -147,9 +147,9 @@ def make_config(raw, where="config"):
         raise ValueError(f"{where}: lr must be a positive number, got {cfg.lr!r} (the paper's: 1e-3).")
     if not (math.isfinite(cfg.lr_factor) and 0 < cfg.lr_factor <= 1):
         raise ValueError(f"{where}: lr_factor must be in (0, 1], got {cfg.lr_factor!r} (the paper's: 0.1).")
-    if cfg.loss == "rle" and cfg.standardize and (cfg.variant != "paper" or cfg.with_log_s):
-        raise ValueError(f"{where}: standardize (the default) reads Eq. 8 with its normalizer s built in; for variant "
-                         f"{cfg.variant!r} or with_log_s: true, as the paper or its code wrote them, set standardize: false.")
+    problem = LOSSES[cfg.loss].problem(cfg)  # the loss's own options (RLE's: q, variant, with_log_s, standardize)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
     if not 0 < cfg.sigma_init < 1:
         raise ValueError(f"{where}: sigma_init must be in (0, 1), a fraction of the crop, got {cfg.sigma_init!r}.")
     if not 0 < cfg.warmup_factor <= 1:
@@ -164,23 +164,14 @@ def make_config(raw, where="config"):
     return cfg
 
 
-RLE_OPTIONS = ("q", "variant", "with_log_s", "standardize")  # they shape RLE's loss, nothing else
-
-
-def loss_options(cfg, flow):
-    """The keyword arguments of ``LOSSES[cfg.loss]`` beyond (mu_hat, sigma_hat, target): the flow of a flow loss,
-    RLE's options (any config with the fields loss, q, variant, with_log_s, standardize)."""
-    options = {"flow": flow} if cfg.loss in FLOW_LOSSES else {}
-    if cfg.loss == "rle":
-        options.update({k: getattr(cfg, k) for k in RLE_OPTIONS})
-    return options
+OPTIONS = {name for loss in LOSSES.values() for name in loss.option_names()}  # fields that shape a loss alone
 
 
 def changed_keys(saved, cfg, keys):
-    """The keys among ``keys`` whose values differ between two configs (dicts), RLE's options left out where the
-    second config is not an RLE regression (they shape nothing there, so their defaults may have changed)."""
-    rle = cfg["head"] == "regression" and cfg["loss"] == "rle"
-    return [k for k in keys if saved.get(k) != cfg[k] and (rle or k not in RLE_OPTIONS)]
+    """The keys among ``keys`` whose values differ between two configs (dicts), a loss's options left out where the
+    second config's regression loss does not take them (they shape nothing there, so their defaults may change)."""
+    own = LOSSES[cfg["loss"]].option_names() if cfg["head"] == "regression" else ()
+    return [k for k in keys if saved.get(k) != cfg[k] and (k in own or k not in OPTIONS)]
 
 
 def method(cfg):
@@ -189,8 +180,8 @@ def method(cfg):
 
 
 def has_sigma(cfg):
-    """Whether the model's sigma_hat means something: a regression trained with a scale (SIGMA_LOSSES)."""
-    return cfg.head == "regression" and cfg.loss in SIGMA_LOSSES
+    """Whether the model's sigma_hat means something: a regression trained with a scale (``Loss.has_sigma``)."""
+    return cfg.head == "regression" and LOSSES[cfg.loss].has_sigma
 
 
 def parse_overrides(args, where="command line"):

@@ -147,17 +147,12 @@ def confidence_oks(ann_file, results):
 
 @torch.no_grad()
 def mean_abs_bar_mu(model, cfg):
-    """E_P|bar_mu| per coordinate (2,), P the density the loss read bar_mu with: Q alone for the Laplace and Gaussian
-    losses, the flow's P_phi for RLE (standardized or not) and DLE. sigma_hat times it is a coordinate's predicted
-    |error|."""
-    from .losses import density_grid, flow_log_q
+    """E_P|bar_mu| per coordinate (2,), P the density the loss read bar_mu with (``Loss.abs_mean``: Q alone for the
+    Laplace and Gaussian losses, the flow's P_phi for RLE, standardized or not, and DLE). sigma_hat times it is a
+    coordinate's predicted |error|."""
+    from .losses import LOSSES
 
-    if cfg.loss in ("laplace", "gaussian"):  # closed forms: E|b| of the unit Laplace and of the standard Gaussian
-        return torch.full((2,), 1.0 if cfg.loss == "laplace" else math.sqrt(2 / math.pi))
-    q = flow_log_q(cfg.loss, cfg.variant, cfg.q, model.flow.dim)
-    axis, density, _, _ = density_grid(model.flow, q, standardize=cfg.standardize)
-    cell = (axis[1] - axis[0]) ** 2
-    return torch.stack([(density * axis[:, None].abs()).sum() * cell, (density * axis[None, :].abs()).sum() * cell])
+    return LOSSES[cfg.loss].abs_mean(getattr(model, "flow", None), cfg, 2)
 
 
 @torch.no_grad()

@@ -21,13 +21,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import loss_options
 from .data.h36m import h36m_annotations, read_h36m
 from .data.keypoints import COCO_KEYPOINTS, H36M, TO_H36M
 from .evaluate import mpjpe, pa_mpjpe, pearson
 from .files import atomic_write
 from .flows import make_flow
-from .losses import FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, flow_log_q, p_phi_moments, sigma_hat_from_logits
+from .losses import LOSSES, confidence, sigma_hat_from_logits
 
 
 @dataclass
@@ -85,11 +84,9 @@ def h36m_from_coco(keypoints):
 @torch.no_grad()
 def error_scale(model, cfg):
     """Per camera axis (3,), what turns sigma_hat into the std of the predicted error mu_g - mu_hat: the std of
-    the learned density P_phi of bar_mu (``p_phi_moments``; Eq. 8 leaves bar_mu's scale free, so sigma_hat alone
-    is not the error's scale), 1 for the standardized RLE (its sigma_hat is that std) and for a loss without a flow."""
-    if model.flow is None or (cfg.loss == "rle" and cfg.standardize):
-        return np.ones(3)
-    return p_phi_moments(model.flow, flow_log_q(cfg.loss, cfg.variant, cfg.q, 3))[2].double().cpu().numpy()
+    bar_mu under the density the loss fitted (``Loss.moments``; Eq. 8 leaves bar_mu's scale free, so sigma_hat alone
+    is not the error's scale): 1 for the standardized RLE and a Gaussian, sqrt 2 for a unit Laplace."""
+    return LOSSES[cfg.loss].moments(model.flow, cfg, 3)[1].double().cpu().numpy()
 
 
 @torch.no_grad()
@@ -136,7 +133,7 @@ class LiftingModel(nn.Module):
 
 def model_from_lift_config(cfg):
     """The (untrained) lifting model a LiftConfig describes, with a 3-D flow for a flow loss."""
-    return LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=cfg.loss in FLOW_LOSSES,
+    return LiftingModel(width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout, flow=LOSSES[cfg.loss].trains_flow,
                         sigma_init=cfg.sigma_init)
 
 
@@ -171,6 +168,9 @@ def evaluate_lifting(model, x, y, sigma=True, batch_size=1024):
 def _check(cfg):
     if cfg.loss not in LOSSES:
         raise ValueError(f"lift: unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}.")
+    problem = LOSSES[cfg.loss].problem(cfg)
+    if problem:
+        raise ValueError(f"lift: {problem}")
     if cfg.epochs < 1 or cfg.batch_size < 2 or not cfg.lr > 0 or not 0 < cfg.sigma_init < 1:
         raise ValueError(f"lift: epochs {cfg.epochs}, batch_size {cfg.batch_size}, lr {cfg.lr}, sigma_init "
                          f"{cfg.sigma_init}; they need epochs >= 1, batch_size >= 2, lr > 0 and sigma_init in (0, 1).")
@@ -181,6 +181,7 @@ def train_lifting(cfg, progress=True, overwrite=False):
     write ``cfg.out``/lift.pt (the last epoch's model, its config and metrics) and metrics.json, refusing to replace
     a lift.pt already there unless ``overwrite``. Returns (model on the CPU, history)."""
     _check(cfg)
+    spec = LOSSES[cfg.loss]
     if cfg.out and os.path.exists(os.path.join(cfg.out, "lift.pt")) and not overwrite:
         raise ValueError(f"{cfg.out} already holds a lift.pt; choose another --out, or add --overwrite to replace it.")
     torch.manual_seed(cfg.seed)
@@ -205,7 +206,7 @@ def train_lifting(cfg, progress=True, overwrite=False):
             if len(idx) < 2:
                 break  # batch norm needs two
             out = model(xt[idx])
-            loss = LOSSES[cfg.loss](out["mu_hat"], out["sigma_hat"], yt[idx], **loss_options(cfg, model.flow)).loss
+            loss = spec(out["mu_hat"], out["sigma_hat"], yt[idx], **spec.kwargs(cfg, model.flow)).loss
             if not torch.isfinite(loss):
                 raise ValueError(f"lift: the {cfg.loss} loss is not finite at epoch {epoch + 1}; lower the lr.")
             opt.zero_grad()
@@ -214,7 +215,7 @@ def train_lifting(cfg, progress=True, overwrite=False):
             opt.step()
             total += loss.item() * len(idx)
         sched.step()
-        history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, cfg.loss in SIGMA_LOSSES)})
+        history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, spec.has_sigma)})
     model.cpu()
     if cfg.out:
         os.makedirs(cfg.out, exist_ok=True)

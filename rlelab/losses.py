@@ -8,14 +8,18 @@ Every loss is called as ``loss(mu_hat, sigma_hat, target, weight=None, **options
 
 and returns a ``LossOutput`` with ``loss`` (the weighted mean over joints, a scalar) and
 ``per_joint`` (the unweighted per-joint terms, shape (...)). Inputs in fp16/bf16 are
-computed in fp32. ``LOSSES`` maps each name to its function.
+computed in fp32. ``LOSSES`` maps each name to its ``Loss``: the function (called as above) and its properties
+(whether it trains a flow, whether its sigma_hat means something, its options, the density it fits). A new loss
+is a function and one ``Loss`` line here.
 """
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from .densities import LOG_Q, LOG_SQRT_2PI, deviation, gaussian_nll, laplace_nll
+from .densities import LOG_Q, LOG_SQRT_2PI, deviation, gaussian_nll, laplace_nll, location_scale_nll
 
 SIGMA_EPS = 1e-9
 
@@ -262,18 +266,15 @@ def rle_loss(mu_hat, sigma_hat, target, weight=None, *, flow=None, q="laplace", 
     y = m + a * bar_mu:
         -log Q(y) - log G_phi(y) - log s - sum_d log a_d + sum_d log sigma_d
     """
-    if variant not in RLE_VARIANTS:
-        raise ValueError(f"rle loss: unknown variant {variant!r}; choose one of {', '.join(RLE_VARIANTS)}.")
-    if q not in LOG_Q:
-        raise ValueError(f"rle loss: unknown q {q!r}; choose 'gaussian' or 'laplace'.")
+    problem = RLEOptions(q, variant, with_log_s, standardize).problem()
+    if problem:
+        raise ValueError(f"rle loss: {problem}")
     mu_hat, sigma_hat, target, weight = _prepare("rle", mu_hat, sigma_hat, target, weight)
     dim = mu_hat.shape[-1]
     _need_flow("rle", flow, dim)
     bar_mu, log_sigma = deviation(mu_hat, sigma_hat, target)  # Fig. 2c; log|det d bar_mu / d mu_g|^-1, Eq. 5
     log_g = None if standardize else flow.log_prob(bar_mu)  # log G_phi(bar_mu), Eq. 7
     if standardize:
-        if variant != "paper":
-            raise ValueError(f"rle loss: standardize=True is a reading of Eq. 8 (variant='paper'), not of {variant!r}.")
         log_norm, m, a = p_phi_moments(flow, q, samples=STANDARDIZE_SAMPLES if dim > 1 else None)  # 1-D: a fine grid
         y = m + a * bar_mu
         per_joint = -LOG_Q[q](y).sum(-1) - flow.log_prob(y) - log_norm - torch.log(a).sum() + log_sigma
@@ -301,20 +302,149 @@ def effective_log_q(variant="paper", q="laplace", dim=1):
     return LOG_Q[q]
 
 
-def flow_log_q(loss, variant="paper", q="laplace", dim=2):
-    """log Q per coordinate of the density P = Q G_phi s a flow loss fitted (None: DLE's G_phi alone): what reads a
-    trained flow back as a density, for the toys, the app, the calibration and the lifting model's error scale."""
-    return effective_log_q(variant, q, dim) if loss == "rle" else None
+@dataclass(frozen=True)
+class RLEOptions:
+    """RLE's keyword options (``rle_loss``), read from any config with fields of the same names."""
+
+    q: str = "laplace"  # Q of Eq. 6-8: "laplace" (the paper's default) or "gaussian"
+    variant: str = "paper"  # paper | official | mmpose (``rle_loss``)
+    with_log_s: bool = False  # the log s term of Appendix E (Eq. 16)
+    standardize: bool = False  # bar_mu read as the standardized deviation (not in the paper)
+
+    def problem(self):
+        """The one sentence that says what is wrong with these options, or None."""
+        if self.q not in LOG_Q:
+            return f"unknown q {self.q!r}; choose one of {', '.join(LOG_Q)}."
+        if self.variant not in RLE_VARIANTS:
+            return f"unknown variant {self.variant!r}; choose one of {', '.join(RLE_VARIANTS)}."
+        if self.standardize and (self.variant != "paper" or self.with_log_s):
+            return (f"standardize reads Eq. 8 with its normalizer s built in (variant 'paper', no with_log_s); for "
+                    f"variant {self.variant!r} or with_log_s: true, as the paper or its "
+                    "code wrote them, set standardize: false.")
+        return None
 
 
-LOSSES = {
-    "l1": l1_loss,
-    "l2": l2_loss,
-    "gaussian": gaussian_loss,
-    "laplace": laplace_loss,
-    "flow": flow_basic_loss,
-    "dle": dle_loss,
-    "rle": rle_loss,
-}
-FLOW_LOSSES = ("flow", "dle", "rle")  # the losses that train a flow beside the model
-SIGMA_LOSSES = ("gaussian", "laplace", "flow", "dle", "rle")  # those that give sigma_hat a meaning (L1, L2 ignore it)
+Q_STD = {"gaussian": 1.0, "laplace": math.sqrt(2)}  # std of each unit Q
+Q_ABS_MEAN = {"gaussian": math.sqrt(2 / math.pi), "laplace": 1.0}  # E|bar_mu| under each unit Q
+
+
+@dataclass(frozen=True)
+class Loss:
+    """What a loss of the family is: its function and everything the rest of rlelab asks of it (the trainers, the
+    toys, the evaluation, the app, the benchmarks ask these, never the name).
+
+    The density of bar_mu a loss fits (for scoring, drawing and reading sigma_hat as an error) is Q alone for a
+    fixed-Q loss, G_phi for DLE (Eq. 5), Q_eff G_phi s for RLE (Eq. 7, ``effective_log_q``), standardized where
+    the options say so; ``law`` is a known law instead (the toys' oracle). The basic design (``flow_on_label``)
+    has none: its flow is over the label.
+    """
+
+    name: str
+    fn: Callable  # fn(mu_hat, sigma_hat, target, weight=None, **kwargs) -> LossOutput
+    trains_flow: bool = False  # a RealNVP trains beside the model and is passed as flow=
+    has_sigma: bool = False  # sigma_hat means something (L1 and L2 ignore it)
+    q: str | None = None  # the fixed Q of bar_mu (a name of LOG_Q); None: a flow's density, or the options' Q
+    options: type | None = None  # the dataclass of its keyword options; a config's fields of those names fill it
+    eq8: bool = False  # its terms are Eq. 8's: -log Q(bar_mu), -log G_phi(bar_mu), sum_d log sigma_d
+    flow_on_label: bool = False  # the basic design (Eq. 4): the flow sees mu_g, there is no density of bar_mu
+    law: object = None  # a known law of bar_mu (torch Distribution, event shape (D,)): the toys' oracle
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def read_options(self, cfg):
+        """Its options from the fields of ``cfg`` with their names (None for a loss without options)."""
+        if self.options is None:
+            return None
+        return self.options(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(self.options)})
+
+    def option_names(self):
+        return tuple(f.name for f in dataclasses.fields(self.options)) if self.options else ()
+
+    def problem(self, cfg):
+        """The sentence that says what is wrong with the options ``cfg`` gives this loss, or None."""
+        options = self.read_options(cfg)
+        return options.problem() if options is not None else None
+
+    def kwargs(self, cfg, flow=None):
+        """The keyword arguments of ``fn`` beyond (mu_hat, sigma_hat, target): the flow, the options of ``cfg``."""
+        options = self.read_options(cfg)
+        return {**({"flow": flow} if self.trains_flow else {}), **(dataclasses.asdict(options) if options else {})}
+
+    def standardized(self, cfg):
+        """Whether it reads bar_mu standardized (sigma_hat is then the error's std, mu_hat its mean)."""
+        return bool(getattr(self.read_options(cfg), "standardize", False))
+
+    def log_q(self, cfg, dim):
+        """log Q per coordinate of the density P = Q G_phi s it fits: the variant's effective Q for RLE, the fixed Q
+        of a Laplace or Gaussian loss, None for a flow alone (DLE)."""
+        if self.eq8:
+            options = self.read_options(cfg)
+            return effective_log_q(options.variant, options.q, dim)
+        if self.trains_flow and not self.flow_on_label:
+            return None
+        return LOG_Q[self.q] if self.q else None
+
+    def _has_density(self):
+        return self.trains_flow and not self.flow_on_label
+
+    def log_density(self, bar_mu, flow, cfg, n=None):
+        """log P(bar_mu), (..., D) -> (...): the density of bar_mu the loss fitted, normalized (Eq. 7, Eq. 16 with
+        a Riemann sum of n points per axis where its mass is; ``p_phi_moments``)."""
+        if self.law is not None:
+            return self.law.log_prob(bar_mu)
+        log_q = self.log_q(cfg, bar_mu.shape[-1])
+        if not self._has_density():
+            return log_q(bar_mu).sum(-1)
+        q_sum = (lambda b: log_q(b).sum(-1)) if log_q is not None else (lambda b: 0.0)
+        if self.standardized(cfg):  # P_phi moved and scaled to mean 0 and std 1, as the loss read it
+            log_norm, m, a = p_phi_moments(flow, log_q, n=n)
+            y = m + a * bar_mu
+            return q_sum(y) + flow.log_prob(y) + log_norm + torch.log(a).sum()
+        if log_q is None:  # DLE: G_phi is a normalized density
+            return flow.log_prob(bar_mu)
+        return rle_log_density(flow, bar_mu, log_q, n)
+
+    def log_likelihood(self, mu_hat, sigma_hat, target, flow, cfg, n=None):
+        """log p(mu_g | x) of a prediction under the fitted density: log P(bar_mu) - sum_d log sigma_d (Eq. 5), or
+        the basic design's Eq. 4."""
+        if self.flow_on_label:
+            z, log_det = flow.inverse(target)
+            return -location_scale_nll(LOG_Q[self.q], mu_hat, sigma_hat, z).sum(-1) + log_det
+        bar_mu, log_sigma = deviation(mu_hat, sigma_hat, target)
+        return self.log_density(bar_mu, flow, cfg, n) - log_sigma
+
+    def moments(self, flow, cfg, dim, n=None):
+        """(mean, std) per coordinate (D,) of bar_mu under the fitted density: mu_hat + sigma_hat * mean is the
+        predicted point mu*, sigma_hat * std the predicted error's std (Eq. 8 leaves bar_mu's scale free)."""
+        if self.law is not None:
+            return self.law.mean.float(), self.law.stddev.float()
+        if self._has_density() and not self.standardized(cfg):
+            return tuple(p_phi_moments(flow, self.log_q(cfg, dim), n=n)[1:])
+        std = Q_STD[self.q] if self.q and not self._has_density() else 1.0
+        return torch.zeros(dim), torch.full((dim,), std)
+
+    def abs_mean(self, flow, cfg, dim=2):
+        """E|bar_mu| per coordinate (D,) under the fitted density: sigma_hat times it is a coordinate's predicted
+        |error| (closed forms for a fixed Q; a grid of the flow's density in 1-D and 2-D)."""
+        if not self._has_density():
+            return torch.full((dim,), Q_ABS_MEAN[self.q])
+        if dim > 2:
+            raise ValueError(f"{self.name}: E|bar_mu| is summed on a grid in 1-D and 2-D, not D={dim}.")
+        axis, density, _, _ = density_grid(flow, self.log_q(cfg, dim), standardize=self.standardized(cfg))
+        step = axis[1] - axis[0]
+        if dim == 1:
+            return ((density * axis.abs()).sum() * step)[None]
+        cell = step ** 2
+        return torch.stack([(density * axis[:, None].abs()).sum() * cell, (density * axis[None, :].abs()).sum() * cell])
+
+
+LOSSES = {loss.name: loss for loss in (
+    Loss("l1", l1_loss, q="laplace"),
+    Loss("l2", l2_loss, q="gaussian"),
+    Loss("gaussian", gaussian_loss, has_sigma=True, q="gaussian"),
+    Loss("laplace", laplace_loss, has_sigma=True, q="laplace"),
+    Loss("flow", flow_basic_loss, trains_flow=True, has_sigma=True, q="gaussian", flow_on_label=True),
+    Loss("dle", dle_loss, trains_flow=True, has_sigma=True),
+    Loss("rle", rle_loss, trains_flow=True, has_sigma=True, options=RLEOptions, eq8=True),
+)}

@@ -7,6 +7,7 @@ KL(true || learned) by Monte Carlo, and the RMSE of mu_hat(x) against f(x); or, 
 pose, by the AP of mu_hat against fresh labels with sigma_hat ranking them (keypoint_ap). The oracle
 fits the same network by MLE with the true law of eps.
 """
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -15,16 +16,15 @@ from torch import distributions as D
 from torch import nn
 from tqdm.auto import tqdm
 
-from .densities import LOG_Q, deviation, location_scale_nll, location_scale_nll_joint
+from .densities import location_scale_nll_joint
 from .files import atomic_write
 from .flows import make_flow
-from .losses import (FLOW_LOSSES, LOSSES, SIGMA_LOSSES, confidence, effective_log_q, flow_log_q, p_phi_moments,
-                     rle_log_density, sigma_hat_from_logits)
+from .losses import LOSSES, Loss, LossOutput, confidence, sigma_hat_from_logits
 
 EULER_GAMMA = 0.5772156649015329
 LAWS = ("gaussian", "laplace", "student_t", "bimodal", "skewed_t", "gumbel", "flat", "correlated")
 SCORING_GRID = {1: 4000, 2: 400}  # points per axis of the Riemann sums that normalize a learned density for scoring
-FIT_LOSSES = tuple(LOSSES) + ("oracle",)
+ORACLE = "oracle"  # the name of the fit with the true law (``oracle``), beside the losses of LOSSES
 
 
 def _two_modes(component):
@@ -54,6 +54,14 @@ class GeneralizedNormal(D.Distribution):
     def expand(self, batch_shape, _instance=None):
         return GeneralizedNormal(self.beta, batch_shape)
 
+    @property
+    def mean(self):
+        return torch.zeros(self.batch_shape)
+
+    @property
+    def variance(self):
+        return torch.ones(self.batch_shape)
+
     def sample(self, sample_shape=torch.Size()):
         shape = tuple(sample_shape) + tuple(self.batch_shape)
         g = D.Gamma(1 / self.beta, 1.0).sample(shape)
@@ -76,6 +84,14 @@ class CorrelatedLaplace(D.Distribution):
 
     def sample(self, sample_shape=torch.Size()):
         return self.u.sample(tuple(sample_shape) + (2,)) @ self.A.T
+
+    @property
+    def mean(self):
+        return torch.zeros(2)
+
+    @property
+    def variance(self):
+        return (self.A ** 2).sum(1)  # the diagonal of A A^T: u has unit variance
 
     def log_prob(self, eps):
         u = torch.linalg.solve(self.A, eps.unsqueeze(-1)).squeeze(-1)
@@ -176,58 +192,29 @@ class Fit:
     const_sigma: torch.Tensor | None = None  # L1 / L2: the MLE constant sigma of the training residuals
     history: list = field(default_factory=list)
 
+    @property
+    def spec(self):
+        """The ``Loss`` this fit trains with: one of rlelab.losses.LOSSES, or the oracle's MLE with the true law."""
+        known = LOSSES.get(self.config.loss)
+        return known if known is not None else oracle(self.world.noise)
+
     def loss(self, mu_hat, sigma_hat, y):
-        c = self.config
-        if c.loss == "oracle":
-            return location_scale_nll_joint(self.world.noise.log_prob, mu_hat, sigma_hat, y).mean()
-        opts = {"flow": self.flow} if c.loss in FLOW_LOSSES else {}
-        if c.loss == "rle":
-            opts.update(q=c.q, variant=c.variant, with_log_s=c.with_log_s, standardize=c.standardize)
-        return LOSSES[c.loss](mu_hat, sigma_hat, y, **opts).loss
+        return self.spec(mu_hat, sigma_hat, y, **self.spec.kwargs(self.config, self.flow)).loss
 
     @torch.no_grad()
     def log_prob(self, x, y):
         """The learned conditional log p_hat(y | x) (L1 / L2: Laplace / Gaussian with a constant sigma)."""
-        c = self.config
         mu_hat, sigma_hat = self.model(x)
-        if c.loss not in SIGMA_LOSSES and c.loss != "oracle":  # L1 / L2
+        if not self.spec.has_sigma:  # L1 / L2
             sigma_hat = self.const_sigma.expand_as(mu_hat)
-        if c.loss == "oracle":
-            return -location_scale_nll_joint(self.world.noise.log_prob, mu_hat, sigma_hat, y)
-        if c.loss in ("l1", "l2", "gaussian", "laplace"):
-            log_q = LOG_Q["laplace" if c.loss in ("l1", "laplace") else "gaussian"]
-            return -location_scale_nll(log_q, mu_hat, sigma_hat, y).sum(-1)
-        if c.loss == "flow":  # the basic design's density, Eq. 4
-            z, log_det = self.flow.inverse(y)
-            return -location_scale_nll(LOG_Q["gaussian"], mu_hat, sigma_hat, z).sum(-1) + log_det
-        bar_mu, log_sigma = deviation(mu_hat, sigma_hat, y)
-        if c.loss == "dle":
-            return self.flow.log_prob(bar_mu) - log_sigma
-        return self.rle_log_density(bar_mu) - log_sigma
-
-    @torch.no_grad()
-    def rle_log_density(self, bar_mu):
-        """log P_phi(bar_mu) = log Q + log G_phi + log s (Eq. 7), s by a fine Riemann sum where P_phi's mass is;
-        standardized (``standardize``): P_phi moved and scaled to mean 0 and std 1, as the loss read it."""
-        if self.config.standardize:
-            log_norm, m, a = p_phi_moments(self.flow, self.config.q, n=SCORING_GRID[self.config.dim])
-            y = m + a * bar_mu
-            return self._log_q(y).sum(-1) + self.flow.log_prob(y) + log_norm + torch.log(a).sum()
-        return rle_log_density(self.flow, bar_mu, self._log_q, SCORING_GRID[self.config.dim])
-
-    def _log_q(self, bar_mu):
-        """log Q per coordinate of the density the loss's variant fits (``effective_log_q``)."""
-        return effective_log_q(self.config.variant, self.config.q, self.config.dim)(bar_mu)
+        return self.spec.log_likelihood(mu_hat, sigma_hat, y, self.flow, self.config, n=SCORING_GRID[self.config.dim])
 
     @torch.no_grad()
     def residual_mean(self):
         """E_P[bar_mu], the mean of the learned density of bar_mu: 0 for a symmetric Q (L1, L2, Gaussian, Laplace),
         the oracle (every law has mean 0) and a standardized RLE; P_phi's mean for RLE and DLE. The basic design
         (``flow``) has no residual density; its 0 leaves mu* = mu_hat."""
-        c = self.config
-        if c.loss not in ("dle", "rle") or c.standardize:
-            return torch.zeros(c.dim)
-        return p_phi_moments(self.flow, flow_log_q(c.loss, c.variant, c.q, c.dim), n=SCORING_GRID[c.dim])[1]
+        return self.spec.moments(self.flow, self.config, self.config.dim, n=SCORING_GRID[self.config.dim])[0]
 
     @torch.no_grad()
     def predict(self, x):
@@ -235,7 +222,7 @@ class Fit:
         model predicts. With log s (or in DLE) nothing pins bar_mu's location: a shift of P_phi by delta and of mu_hat
         by -delta sigma_hat leaves the law of y unchanged, so mu_hat alone may sit far from the labels' mean."""
         mu_hat, sigma_hat = self.model(x)
-        if self.config.loss not in SIGMA_LOSSES:
+        if not self.spec.has_sigma:
             return mu_hat, mu_hat
         return mu_hat, mu_hat + sigma_hat * self.residual_mean()
 
@@ -258,25 +245,28 @@ class Fit:
         """
         x, y = self.world.sample(n, seed=seed)
         mu_hat, sigma_hat = self.model(x)
-        learned = ranked and (self.config.loss in SIGMA_LOSSES or self.config.loss == "oracle")
+        learned = ranked and self.spec.has_sigma
         score = confidence(sigma_hat) if learned else torch.ones(n)
         return keypoint_ap(y, mu_hat, score, tau)
 
     @torch.no_grad()
     def noise_density(self, bar):
-        """The learned density of the standardized residual bar_mu, the thing Fig. 4 plots.
+        """The learned density of the standardized residual bar_mu, the thing Fig. 4 plots (``Loss.log_density``).
 
         DLE and RLE: the flow's P_phi; the oracle: the true law; the other losses: their fixed Q.
         """
-        c = self.config
-        if c.loss == "dle":
-            return self.flow.log_prob(bar).exp()
-        if c.loss == "rle":
-            return self.rle_log_density(bar).exp()
-        if c.loss == "oracle":
-            return self.world.noise.log_prob(bar).exp()
-        log_q = LOG_Q["laplace" if c.loss in ("l1", "laplace") else "gaussian"]
-        return log_q(bar).sum(-1).exp()
+        return self.spec.log_density(bar, self.flow, self.config, n=SCORING_GRID[self.config.dim]).exp()
+
+
+def oracle_loss(mu_hat, sigma_hat, target, weight=None, *, law):
+    """The MLE with the world's true law of eps: -log p_eps(bar_mu) + sum_d log sigma_d (unweighted mean)."""
+    per_joint = location_scale_nll_joint(law.log_prob, mu_hat, sigma_hat, target)
+    return LossOutput(per_joint.mean(), per_joint)
+
+
+def oracle(law):
+    """The oracle as a ``Loss``: it knows the law of bar_mu, so its density is that law."""
+    return Loss(ORACLE, functools.partial(oracle_loss, law=law), has_sigma=True, law=law)
 
 
 def keypoint_ap(y, mu_hat, score, tau=0.2):
@@ -314,15 +304,19 @@ def keypoint_ap(y, mu_hat, score, tau=0.2):
 
 
 def check_config(c):
-    if c.loss not in FIT_LOSSES:
-        raise ValueError(f"unknown loss {c.loss!r}; choose one of {', '.join(FIT_LOSSES)}.")
+    if c.loss not in (*LOSSES, ORACLE):
+        raise ValueError(f"unknown loss {c.loss!r}; choose one of {', '.join((*LOSSES, ORACLE))}.")
     if c.steps < 1 or c.n_train < 1 or c.batch_size < 1:
         raise ValueError("steps, n_train and batch_size must be at least 1.")
     for name in ("lr", "flow_lr"):
         if not 0 < getattr(c, name) <= 1:  # also refuses nan
             raise ValueError(f"{name} must be in (0, 1], got {getattr(c, name)!r}; Adam diverges far above 1e-2.")
-    if c.standardize and (c.loss != "rle" or c.variant != "paper"):
-        raise ValueError(f"standardize is a reading of RLE's Eq. 8: use loss rle and variant paper, got {c.loss!r}, {c.variant!r}.")
+    loss = LOSSES.get(c.loss)
+    if loss is not None:
+        if c.standardize and "standardize" not in loss.option_names():
+            raise ValueError(f"standardize is a reading of RLE's Eq. 8: use loss rle, got {c.loss!r}.")
+        if loss.problem(c):
+            raise ValueError(loss.problem(c))
     noise_law(c.law, c.dim)
 
 
@@ -341,15 +335,15 @@ def fit(config=None, progress=False, callback=None, **overrides):
     ``callback(step, record)``, if given, sees every history record (the app's live progress).
     """
     c = FitConfig(**{**(asdict(config) if config else {}), **overrides})
-    check_config(c)
     if c.with_log_s is None:
         c.with_log_s = not c.standardize  # a standardized density has its s built in
+    check_config(c)
     world = World(c.law, c.dim)
     x, y = world.sample(c.n_train, seed=c.seed)
     torch.manual_seed(c.seed)
     model = ToyRegressor(c.dim)
-    flow = make_flow(c.dim) if c.loss in FLOW_LOSSES else None
-    result = Fit(c, world, model, flow)
+    result = Fit(c, world, model, None)
+    result.flow = flow = make_flow(c.dim) if result.spec.trains_flow else None
     groups = [{"params": model.parameters(), "lr": c.lr}]
     if flow is not None:
         groups.append({"params": flow.parameters(), "lr": c.flow_lr})
@@ -366,7 +360,7 @@ def fit(config=None, progress=False, callback=None, **overrides):
         opt.step()
         sched.step()
         if step % every == 0 or step == c.steps:
-            result.const_sigma = _constant_sigma(c.loss, model, x, y)
+            result.const_sigma = _constant_sigma(result.spec, model, x, y)
             record = {"step": step, "loss": loss.item(), **result.evaluate(n=min(c.n_eval, 4096))}
             result.history.append(record)
             bar.set_postfix(kl=f"{record['kl']:.3f}", rmse=f"{record['rmse']:.4f}")
@@ -377,10 +371,11 @@ def fit(config=None, progress=False, callback=None, **overrides):
 
 @torch.no_grad()
 def _constant_sigma(loss, model, x, y):
-    if loss not in ("l1", "l2"):
+    """L1 / L2: the MLE constant sigma of the training residuals under their Q (Laplace: mean |r|, Gaussian: RMS)."""
+    if loss.has_sigma:
         return None
     r = y - model(x)[0]
-    return r.abs().mean(0) if loss == "l1" else r.pow(2).mean(0).sqrt()
+    return r.abs().mean(0) if loss.q == "laplace" else r.pow(2).mean(0).sqrt()
 
 
 def save_fit(result, path):

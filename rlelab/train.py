@@ -25,7 +25,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from .checkpoints import atomic_save, model_from_config, read_checkpoint
-from .config import TrainConfig, changed_keys, loss_options, make_config
+from .config import TrainConfig, changed_keys, make_config
 from .data.coco import TopDownConfig, normalize_images
 from .data.h36m import MixedH36M
 from .files import atomic_write, remove_temp_files
@@ -116,10 +116,10 @@ def per_joint_loss(model, batch, cfg):
         if isinstance(core, HeatmapModel):
             return heatmap_loss(out["heatmaps"], batch["heatmaps"], weight), torch.ones_like(weight), out
         mu_hat, sigma_hat, joints = out["mu_hat"], out["sigma_hat"], batch["joints"]
-        per_joint = LOSSES[cfg.loss](mu_hat, sigma_hat, joints, **loss_options(cfg, core.flow)).per_joint
+        loss = LOSSES[cfg.loss]
+        per_joint = loss(mu_hat, sigma_hat, joints, **loss.kwargs(cfg, core.flow)).per_joint
         if "depth_weight" in batch:  # 3-D mixed with 2-D-only people: their joints' (u, v) through the 2-D flow
-            in_2d = LOSSES[cfg.loss](mu_hat[..., :2], sigma_hat[..., :2], joints[..., :2],
-                                     **loss_options(cfg, core.flow2d)).per_joint
+            in_2d = loss(mu_hat[..., :2], sigma_hat[..., :2], joints[..., :2], **loss.kwargs(cfg, core.flow2d)).per_joint
             per_joint = torch.where(batch["depth_weight"] > 0, per_joint, in_2d)
         return per_joint, weight, out
 

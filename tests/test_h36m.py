@@ -338,12 +338,14 @@ def test_coco_joints_become_h36m_joints_and_lift():
     assert mu.shape == sigma.shape == (17, 3) and (mu[0] == 0).all() and (sigma[1:] > 0).all()
 
     class Cfg:  # the fields error_scale reads
-        loss, variant, q, standardize = "rle", "paper", "laplace", True
+        loss, variant, q, with_log_s, standardize = "rle", "paper", "laplace", False, True
     assert (error_scale(model, Cfg) == 1).all()  # standardized: sigma_hat is the error's std
     Cfg.standardize = False
     from rlelab.losses import p_phi_moments
 
     assert np.allclose(error_scale(model, Cfg), p_phi_moments(model.flow, "laplace")[2].detach().double().numpy())
+    Cfg.loss = "laplace"  # a unit Laplace's std is sqrt 2 (its scale is sigma_hat)
+    assert np.allclose(error_scale(LiftingModel(width=32), Cfg), np.sqrt(2))
 
 
 # --- 2-D people mixed into 3-D training (the paper's MPII + Human3.6M) -----------------------------------------------

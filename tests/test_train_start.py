@@ -158,7 +158,7 @@ def test_standardized_rle_is_gradient_checked_and_refuses_other_variants():
     torch.manual_seed(0)
     out = rle_loss(mu, sigma, target, flow=flow, standardize=True)
     assert torch.isfinite(out.loss)
-    with pytest.raises(ValueError, match="standardize=True is a reading of Eq. 8"):
+    with pytest.raises(ValueError, match="standardize reads Eq. 8 with its normalizer s built in .* for variant 'mmpose'"):
         rle_loss(mu, sigma, target, flow=flow, standardize=True, variant="mmpose")
 
 
