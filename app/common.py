@@ -43,7 +43,8 @@ def load_model(path):
         with torch.no_grad():
             loss = LOSSES[cfg.loss]  # the variant's Q for RLE; the flow alone for DLE
             density = density_grid(model.flow, loss.log_q(cfg, model.flow.dim), standardize=loss.standardized(cfg))
-    error_std = LOSSES[cfg.loss].moments(getattr(model, "flow", None), cfg, 2)[1].numpy()  # std(bar_mu), per axis
+    with torch.no_grad():  # std(bar_mu) per axis under the density the loss fitted
+        error_std = LOSSES[cfg.loss].moments(getattr(model, "flow", None), cfg, 2)[1].numpy()
     return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source"), "error_std": error_std}, density
 
 

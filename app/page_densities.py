@@ -9,8 +9,8 @@ from plotly.subplots import make_subplots
 
 from common import DATA, load_model, model_caption, pick_checkpoint
 from rlelab.config import method
-from rlelab.densities import LOG_Q
-from rlelab.losses import LOSSES, Q_STD
+from rlelab.densities import LOG_Q, Q_STD
+from rlelab.losses import LOSSES
 from rlelab.toys import LAWS, FitConfig, fit
 
 COLORS = {"truth": "#222222", "rle": "#d62728", "gaussian": "#1f77b4", "laplace": "#2ca02c", "dle": "#9467bd"}

@@ -26,6 +26,8 @@ def log_q_laplace(bar_mu):
 
 
 LOG_Q = {"gaussian": log_q_gaussian, "laplace": log_q_laplace}
+Q_STD = {"gaussian": 1.0, "laplace": math.sqrt(2)}  # the std of each unit Q
+Q_ABS_MEAN = {"gaussian": math.sqrt(2 / math.pi), "laplace": 1.0}  # E|bar_mu| under each unit Q
 
 
 def deviation(mu_hat, sigma_hat, target):

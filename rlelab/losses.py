@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-from .densities import LOG_Q, LOG_SQRT_2PI, deviation, gaussian_nll, laplace_nll, location_scale_nll
+from .densities import LOG_Q, LOG_SQRT_2PI, Q_ABS_MEAN, Q_STD, deviation, gaussian_nll, laplace_nll, location_scale_nll
 
 SIGMA_EPS = 1e-9
 
@@ -324,10 +324,6 @@ class RLEOptions:
         return None
 
 
-Q_STD = {"gaussian": 1.0, "laplace": math.sqrt(2)}  # std of each unit Q
-Q_ABS_MEAN = {"gaussian": math.sqrt(2 / math.pi), "laplace": 1.0}  # E|bar_mu| under each unit Q
-
-
 @dataclass(frozen=True)
 class Loss:
     """What a loss of the family is: its function and everything the rest of rlelab asks of it (the trainers, the
@@ -348,6 +344,11 @@ class Loss:
     eq8: bool = False  # its terms are Eq. 8's: -log Q(bar_mu), -log G_phi(bar_mu), sum_d log sigma_d
     flow_on_label: bool = False  # the basic design (Eq. 4): the flow sees mu_g, there is no density of bar_mu
     law: object = None  # a known law of bar_mu (torch Distribution, event shape (D,)): the toys' oracle
+
+    def __post_init__(self):
+        if not self.trains_flow and self.law is None and self.q not in LOG_Q:
+            raise ValueError(f"Loss {self.name!r}: a loss without a flow names its Q, a key of rlelab.densities.LOG_Q "
+                             f"(the density of bar_mu it fits; got q={self.q!r}): add the Q there first.")
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)

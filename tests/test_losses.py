@@ -368,8 +368,9 @@ def test_the_fitted_density_integrates_to_one_and_its_moments_are_its_own(name, 
 
 
 def test_a_new_loss_is_one_entry(monkeypatch):
-    # what docs/guides/add-a-loss.md promises: a function and one Loss entry, and the trainer's config, the toys
-    # and the evaluation take it (here a Cauchy NLL, sigma learned, a fixed Q read as a Gaussian by nobody)
+    # what docs/guides/add-a-loss.md promises: its Q beside the others (rlelab.densities), a function and one Loss
+    # entry, and the trainer's config, the toys and the evaluation take it; here the Cauchy NLL with learned sigma
+    from rlelab import densities
     from rlelab.config import has_sigma, make_config
     from rlelab.losses import Loss, LossOutput
     from rlelab.toys import fit
@@ -379,11 +380,16 @@ def test_a_new_loss_is_one_entry(monkeypatch):
         per_joint = (torch.log1p(r ** 2) + torch.log(math.pi * sigma_hat)).sum(-1)
         return LossOutput(per_joint.mean(), per_joint)
 
-    monkeypatch.setitem(LOSSES, "cauchy", Loss("cauchy", cauchy_loss, has_sigma=True, q="gaussian"))
+    with pytest.raises(ValueError, match="a loss without a flow names its Q"):
+        Loss("cauchy", cauchy_loss, has_sigma=True, q="cauchy")
+    monkeypatch.setitem(densities.LOG_Q, "cauchy", lambda b: -torch.log1p(b ** 2) - math.log(math.pi))
+    monkeypatch.setitem(densities.Q_STD, "cauchy", math.inf)
+    monkeypatch.setitem(densities.Q_ABS_MEAN, "cauchy", math.inf)
+    monkeypatch.setitem(LOSSES, "cauchy", Loss("cauchy", cauchy_loss, has_sigma=True, q="cauchy"))
     cfg = make_config({"loss": "cauchy"})
     assert has_sigma(cfg) and LOSSES[cfg.loss].kwargs(cfg, None) == {}
-    result = fit(law="student_t", loss="cauchy", steps=5, n_eval=256)
-    assert result.flow is None and result.const_sigma is None and result.history
+    result = fit(law="student_t", loss="cauchy", steps=20, n_eval=256)
+    assert result.flow is None and result.const_sigma is None and math.isfinite(result.history[-1]["kl"])
 
 
 def test_no_code_outside_the_losses_asks_a_loss_its_name():
