@@ -223,9 +223,9 @@ def render_single():
         right.caption(("σ̂ of the first person, " if len(preds) > 1 else "σ̂ ") + "in units of the crop (the box enlarged by 1.25). "
                       + ("Trained with the standardized RLE, σ̂ is the std of the predicted error itself, the ellipse. "
                          if loss.standardized(cfg) else
-                         f"The flow's P_phi has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s, "
-                         "σ̂ grows while G_phi shrinks (the scale of bar_mu is free), so only their product, the ellipse, "
-                         "is the error in pixels. " if loss.trains_flow else
+                         f"The flow's density of bar_mu has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s "
+                         "(or DLE's Eq. 5), σ̂ and the flow trade scale (nothing pins bar_mu's), so only their product, the "
+                         "ellipse, is the error in pixels. " if loss.trains_flow else
                          f"Its Q has std {std[0]:.3f}: the ellipse, σ̂ times it, is the error's std in pixels. ")
                       + "Hover a joint for its numbers.")
     else:
