@@ -29,8 +29,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url():
+def serve():
+    """Start `streamlit run app/main.py` on a free port; yield its address, stop it after."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.address", "127.0.0.1",
@@ -54,15 +54,36 @@ def app_url():
             server.kill()
 
 
+@pytest.fixture(scope="module")
+def app_url():
+    """One server for the pages' tests (each opens its own browser page, so no state carries between them)."""
+    yield from serve()
+
+
 @pytest.fixture
-def browser():
+def fresh_app_url():
+    """A server no visitor has opened yet: its first page pays the imports, as a teacher's first visitor does."""
+    yield from serve()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the module (a launch costs seconds); each test opens its own pages."""
     from playwright import sync_api
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            yield chromium
+            yield browser
         finally:
-            chromium.close()
+            browser.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The shared Chromium; the pages a test opened are closed after it (their app sessions end with them)."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 @pytest.fixture
@@ -146,7 +167,7 @@ def test_compare_puts_mediapipe_beside_the_models_on_a_photo(app_url, browser, s
     page.screenshot(path=str(shots / "app_compare_photo.png"), full_page=True)
 
 
-def test_the_first_page_is_complete_at_once_for_every_visitor(app_url, browser, shots):
+def test_the_first_page_is_complete_at_once_for_every_visitor(fresh_app_url, browser, shots):
     """The densities page opens on precomputed fits (data/app_toy_fits.pkl): every visitor sees the three KLs
     and the density maps without a training bar (training them took 17 s on 2 cores, the first visitor's
     whole page now takes ~6 s to the numbers with the server's imports, later visitors ~2 s)."""
@@ -154,7 +175,7 @@ def test_the_first_page_is_complete_at_once_for_every_visitor(app_url, browser, 
     for visitor in range(2):
         page = browser.new_context(viewport={"width": 1400, "height": 1500}).new_page()
         start = time.perf_counter()
-        page.goto(app_url, timeout=60_000)
+        page.goto(fresh_app_url, timeout=60_000)
         page.get_by_text("KL(true || laplace)").wait_for(timeout=120_000)
         numbers = time.perf_counter() - start
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)

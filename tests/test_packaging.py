@@ -42,10 +42,11 @@ def test_ci_runs_the_readme_test_command():
 
 def test_ci_reruns_the_float_sensitive_checks_under_another_arithmetic():
     script = (ROOT / ".ci" / "run").read_text()
-    assert "ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1" in script and "-m float_sensitive" in script
+    assert "ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=2" in script and "-m float_sensitive -n 0" in script
     readme = (ROOT / "README.md").read_text()
     cmd = re.search(r"<!-- test-command -->\s*```bash\n(.*?)```", readme, re.S).group(1).strip()
-    assert cmd.rsplit("&& ", 1)[1].startswith("python -m pytest ")  # what .ci/run reruns: ${cmd##*&& }
+    pytest_cmd = cmd.rsplit("&& ", 1)[1]  # what .ci/run reruns: ${cmd##*&& }
+    assert pytest_cmd.startswith("python -m pytest -n 2 ")  # two workers, one thread each (conftest.py)
     assert "-m float_sensitive" in readme  # and the README says how to run it that way
 
 
