@@ -5,7 +5,7 @@ import dataclasses
 import torch
 
 from .config import make_config
-from .files import atomic_write
+from .files import atomic_write, load_data
 from .losses import LOSSES
 from .models import build_model
 from .tasks import TASKS
@@ -21,12 +21,14 @@ def model_from_config(cfg):
 
 
 def read_checkpoint(path, device="cpu"):
-    """The dict of a file written by ``rlelab train`` (or ``export``, or ``lift``: its "kind" is "lifting"); one
-    sentence for anything else."""
+    """The dict of a file written by ``rlelab train`` (or ``export``, or ``lift``: its "kind" is "lifting"), read as
+    data (``files.load_data``: nothing in the file is run); one sentence for anything else."""
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
+        ckpt = load_data(path, device)
     except FileNotFoundError:
         raise ValueError(f"{path}: checkpoint not found.") from None
+    except ValueError:
+        raise
     except Exception as e:
         raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}).") from None
     if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:

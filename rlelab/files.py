@@ -1,9 +1,14 @@
 """Files that are complete or absent, never half-written: each write goes to a temp file beside its target,
-then one rename. A kill leaves at most a temp file, which its owner removes at its next start."""
+then one rename. A kill leaves at most a temp file, which its owner removes at its next start. Files from
+others are data: torch files are read with ``weights_only=True`` (``load_data``), pickles through an unpickler
+that admits only the numpy arrays and plain containers their format uses (``load_numpy_pickle``)."""
 import glob
 import os
+import pickle
 import shutil
 import tempfile
+
+import torch
 
 TEMP_SUFFIX = ".rlelab-tmp"
 
@@ -53,3 +58,74 @@ def write_folder(out, build, prefix):
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
     return out
+
+
+class Inert:
+    """What an object of a class a file names but rlelab does not trust becomes: its saved state, kept as data.
+    Building it calls nothing of the file's choosing (``load_data``)."""
+
+    def __new__(cls, *args, **kwargs):
+        inst = super().__new__(cls)
+        inst.args = args
+        return inst
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+def load_data(path, map_location="cpu", inert_ok=False):
+    """The content of a torch file read as data (``weights_only=True``: tensors, numbers, strings, containers).
+
+    A file that names other classes or functions (a trainer's meta dict: mmengine's message hub, numpy arrays) is
+    refused in one sentence naming them, or, with ``inert_ok``, read with each of them replaced by ``Inert``, so
+    its tensors come out and nothing it names is called. Never read with ``weights_only=False``."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):
+            raise
+        refused = e
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - not torch.save's zip form: the caller says what the file is not
+        raise refused from None
+    if not inert_ok:
+        raise ValueError(f"{path}: holds objects other than tensors and plain values ({', '.join(names[:6])}); rlelab "
+                         "reads files as data only and will not build them.")
+    stand_ins = [(type(name.rsplit(".", 1)[-1], (Inert,), {"__module__": "rlelab.files"}), name) for name in names]
+    try:
+        with torch.serialization.safe_globals(stand_ins):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # torch refuses some modules (os, subprocess, ...) even as stand-ins
+        raise ValueError(f"{path}: names {', '.join(names[:6])}, which no weights file needs; rlelab will not read "
+                         "it.") from None
+
+
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
+class _NumpyUnpickler(pickle.Unpickler):
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"), ("numpy", "ndarray"),
+               ("numpy", "dtype"), ("collections", "OrderedDict")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise _Refused(f"it names {module}.{name}, which is neither a numpy array nor a plain container")
+        return super().find_class(module, name)
+
+
+def load_numpy_pickle(path):
+    """A pickle of numpy arrays, numbers, strings and plain containers (Human3.6M's cameras.pkl); anything that
+    names another class or function is refused in one sentence (pickle would run it)."""
+    with open(path, "rb") as f:
+        try:
+            return _NumpyUnpickler(f).load()
+        except _Refused as e:
+            raise ValueError(f"{path}: not read: {e}; rlelab reads pickles as data only.") from None
+        except Exception as e:  # noqa: BLE001 - truncated, empty or not a pickle: one sentence
+            raise ValueError(f"{path}: not a readable pickle ({type(e).__name__}: {str(e)[:80]}).") from None

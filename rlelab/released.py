@@ -18,13 +18,13 @@ last layer of every t network change sign (each coupling then maps -x to -z, and
 """
 import dataclasses
 import os
-import pickle
 import re
 
 import torch
 
 from .checkpoints import atomic_save
 from .config import TrainConfig, make_config
+from .files import load_data
 from .models import BACKBONES
 
 FORMATS = ("official", "mmpose")
@@ -40,18 +40,10 @@ def read_state(path):
     trainers' files), without a "module." prefix (DataParallel)."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file; give the path of the released .pth file.")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "Weights only load failed" not in str(e):
-            raise ValueError(f"{path}: not a torch file ({str(e).splitlines()[0][:100]}).") from None
-        # mmpose's files keep a meta dict of more than tensors
-        print(f"warning: {path} holds more than tensors (a training meta dict); reading it as a full pickle: import "
-              "only files from a source you trust.", flush=True)
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise ValueError(f"{path}: not a readable torch file ({type(e).__name__}).") from None
+    try:  # mmpose's files keep a meta dict of more than tensors: its objects are read as inert data
+        data = load_data(path, inert_ok=True)
+    except ValueError:
+        raise
     except Exception as e:
         raise ValueError(f"{path}: not a readable torch file ({type(e).__name__}: {str(e).splitlines()[0][:80]}); "
                          "it may be truncated: download it again.") from None

@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .densities import location_scale_nll_joint
-from .files import atomic_write
+from .files import atomic_write, load_data
 from .flows import make_flow
 from .losses import LOSSES, Loss, LossOutput, confidence, sigma_hat_from_logits
 
@@ -392,7 +392,7 @@ def save_fit(result, path):
 
 def load_fit(path):
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_data(path)
         c = FitConfig(**state["config"])
     except Exception as e:  # noqa: BLE001 - one sentence for any unreadable file
         raise ValueError(f"{path}: not a toy fit written by rlelab ({type(e).__name__}: {e}).") from None

@@ -14,12 +14,12 @@ The single-stage targets are the official ones: u, v in the crop as every task's
 relative to the root, (z - z_root) / 2000 mm.
 """
 import os
-import pickle
 
 import numpy as np
 import torch
 
 from ..camera import camera_to_pixel, world_to_camera
+from ..files import load_numpy_pickle
 from .coco import TopDown, TopDownConfig, _load_json, to_image_coordinates
 from .keypoints import H36M, TO_H36M
 
@@ -75,12 +75,11 @@ def camera_key(imgname):
 
 def read_mmpose(path, cameras=None):
     """(images by id, samples) of an mmpose-form npz file and its ``cameras.pkl`` (default: beside it).
-    The pickle is loaded as it is (pickle runs code): read only files you trust, as Human3.6M's own."""
+    cameras.pkl is read as data (``files.load_numpy_pickle``: numpy arrays and plain containers only, nothing run)."""
     cameras = cameras or os.path.join(os.path.dirname(path), "cameras.pkl")
     try:
         data = np.load(path)
-        with open(cameras, "rb") as f:
-            cams = pickle.load(f)
+        cams = load_numpy_pickle(cameras)
     except FileNotFoundError as e:
         raise ValueError(f"{e.filename}: not found; mmpose's Human3.6M form is an npz and cameras.pkl beside it.") from None
     missing = [k for k in ("imgname", "center", "scale", "part", "S") if k not in data.files]
