@@ -95,12 +95,15 @@ def _eval(args):
 
     from .checkpoints import load_checkpoint, read_checkpoint
     from .data.coco import TopDownConfig
+    from .files import refuse_existing
     from .evaluate import evaluate, save_results
     from .tasks import TASKS
 
     ckpt = read_checkpoint(args.checkpoint)
     if ckpt.get("kind") == "lifting":
         return _eval_lifting(args, ckpt)
+    out = args.results or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "results.json")
+    refuse_existing(out, args.overwrite, "--results")  # before the work, not after it
     model, cfg, _ = load_checkpoint(args.checkpoint, ckpt=ckpt)
     task = TASKS[cfg.task]
     if bool(args.ann_file) != bool(args.image_dir):
@@ -109,7 +112,6 @@ def _eval(args):
     dataset = task.dataset(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False),
                            detections=args.detections)
     metrics, results = evaluate(model, dataset, task, args.batch_size, not args.no_flip, args.workers, progress=True)
-    out = args.results or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "results.json")
     save_results(results, out)
     if metrics["non_finite"]:
         print(f"warning: {metrics['non_finite']} of {len(dataset)} predictions are not finite (NaN or inf: a diverged "
@@ -138,7 +140,9 @@ def _export(args):
     import os
 
     from .checkpoints import export_checkpoint
+    from .files import refuse_existing
 
+    refuse_existing(args.out, args.overwrite, "--out")
     export_checkpoint(args.checkpoint, args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
 
@@ -282,11 +286,13 @@ def build_parser():
     ev.add_argument("--workers", type=int, default=0, help="data loader processes (0: load in this process)")
     ev.add_argument("--results", help="where to write the predictions (COCO results JSON; default: results.json "
                                       "beside the checkpoint)")
+    ev.add_argument("--overwrite", action="store_true", help="replace the results file if it exists (else it is refused)")
     ev.set_defaults(run=_eval)
 
     ex = sub.add_parser("export", help="a small inference checkpoint (fp16 weights, no optimizer) for the app")
     ex.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
     ex.add_argument("--out", required=True, help="where to write it, e.g. data/synthpose_res18_rle.pt")
+    ex.add_argument("--overwrite", action="store_true", help="replace --out if it exists (else it is refused)")
     ex.set_defaults(run=_export)
 
     iw = sub.add_parser("import-weights", help="a released RLE model (the authors' RegressFlow or mmpose's) as an "

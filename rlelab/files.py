@@ -33,6 +33,14 @@ def atomic_write(path, write, binary=True):
         raise
 
 
+def refuse_existing(path, overwrite, option):
+    """One sentence, before any work, if ``path`` exists and ``overwrite`` is off: nothing made is replaced unasked."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; give a file name for {option}.")
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"{path} exists; choose another {option}, or add --overwrite to replace it.")
+
+
 def remove_temp_files(folder):
     """Remove the temp files a killed writer left in ``folder``; returns how many there were."""
     stale = glob.glob(os.path.join(glob.escape(os.fspath(folder)), f".*{TEMP_SUFFIX}"))

@@ -24,7 +24,7 @@ import torch
 
 from .checkpoints import atomic_save
 from .config import TrainConfig, make_config
-from .files import load_data
+from .files import load_data, refuse_existing
 from .models import BACKBONES
 
 FORMATS = ("official", "mmpose")
@@ -149,8 +149,7 @@ def import_weights(path, fmt, out, input_size=None, overwrite=False):
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-    if os.path.exists(out) and not overwrite:
-        raise ValueError(f"{out} exists; choose another --out, or add --overwrite to replace it.")
+    refuse_existing(out, overwrite, "--out")
     state = read_state(path)
     model_state, fields, joints = (official_state if fmt == "official" else mmpose_state)(state, path)
     task, size = TASK_OF_JOINTS[joints]

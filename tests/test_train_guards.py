@@ -194,6 +194,27 @@ def test_export_of_something_else_and_eval_help_are_plain(tmp_path):
     assert "--batch-size BATCH_SIZE boxes per forward pass" in help_text and "--workers WORKERS data loader" in help_text
 
 
+def test_export_and_eval_refuse_an_existing_file_before_the_work(tmp_path):
+    shipped = ROOT / "data" / "synthpose_res18_rle.pt"
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"a classmate's model")
+    done = cli("export", "--checkpoint", shipped, "--out", mine)
+    assert done.returncode != 0 and done.stderr.strip().splitlines() == [
+        f"error: {mine} exists; choose another --out, or add --overwrite to replace it."]
+    assert mine.read_bytes() == b"a classmate's model"
+    done = cli("export", "--checkpoint", shipped, "--out", mine, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    assert torch.load(mine, weights_only=True)["model"].keys() == torch.load(shipped, weights_only=True)["model"].keys()
+    results = tmp_path / "results.json"
+    results.write_text("[]")
+    # refused before the data are read: the annotation file named here does not even exist
+    done = cli("eval", "--checkpoint", shipped, "--ann-file", tmp_path / "none.json", "--image-dir", tmp_path,
+               "--results", results)
+    assert done.returncode != 0 and done.stderr.strip().splitlines() == [
+        f"error: {results} exists; choose another --results, or add --overwrite to replace it."]
+    assert results.read_text() == "[]"
+
+
 def test_metrics_csv_shows_the_learning_rate_each_epoch_trained_with(synth, tmp_path):
     def lr_column(out, **overrides):
         train(tiny(synth, tmp_path / out, epochs=2, lr_milestones=[1], **overrides), progress=False)
