@@ -11,7 +11,8 @@ from common import DATA, load_model, model_caption, pick_checkpoint
 from rlelab.config import method
 from rlelab.densities import LOG_Q, Q_STD
 from rlelab.losses import LOSSES
-from rlelab.toys import LAWS, FitConfig, fit
+from rlelab.files import load_data
+from rlelab.toys import LAWS, FitConfig, fit, fit_from_state
 
 COLORS = {"truth": "#222222", "rle": "#d62728", "gaussian": "#1f77b4", "laplace": "#2ca02c", "dle": "#9467bd"}
 
@@ -19,7 +20,7 @@ COLORS = {"truth": "#222222", "rle": "#d62728", "gaussian": "#1f77b4", "laplace"
 FITS, SCORES = {}, {}  # one fit (and its KL) per setting for the whole server: the module lives as the process
 FITS_LOCK = threading.Lock()  # two visitors asking for the same setting: one trains, the other waits and reads
 TRAINED = []  # the settings trained live in this process (the default view's come from SHIPPED)
-SHIPPED = DATA / "app_toy_fits.pkl"  # the default view's three fits and scores: python docs/make_toy_fits.py
+SHIPPED = DATA / "app_toy_fits.pt"  # the default view's three fits and scores: python docs/make_toy_fits.py
 
 
 def toy_configs(law="correlated", loss="rle", q="laplace", steps=None, seed=0):
@@ -33,14 +34,16 @@ def toy_configs(law="correlated", loss="rle", q="laplace", steps=None, seed=0):
 
 
 def load_shipped():
-    """The default view's fits, read once; a file that no longer unpickles (rlelab.toys changed) is ignored."""
+    """The default view's fits, read once as data; a file that no longer fits rlelab.toys (its configs or networks
+    changed) is ignored, and the page trains them."""
     if SHIPPED.exists() and not FITS:
         try:
-            shipped = torch.load(SHIPPED, weights_only=False)  # our own file: pickled rlelab.toys.Fit objects
-            FITS.update(shipped["fits"])
-            SCORES.update(shipped["scores"])
-        except Exception:
-            pass
+            shipped = load_data(SHIPPED)
+            fits = {key: fit_from_state(state) for key, state in shipped["fits"].items()}
+        except Exception:  # noqa: BLE001 - any mismatch: train instead
+            return
+        FITS.update(fits)
+        SCORES.update(shipped["scores"])
 
 
 def train(config, label):

@@ -378,24 +378,33 @@ def _constant_sigma(loss, model, x, y):
     return r.abs().mean(0) if loss.q == "laplace" else r.pow(2).mean(0).sqrt()
 
 
-def save_fit(result, path):
-    """Write the fitted model atomically (a temp file, then rename)."""
-    state = {
+def fit_state(result):
+    """A fit as plain data (config, state dicts, tensors, history): what ``save_fit`` writes."""
+    return {
         "config": asdict(result.config),
         "model": result.model.state_dict(),
         "flow": result.flow.state_dict() if result.flow is not None else None,
         "const_sigma": result.const_sigma,
         "history": result.history,
     }
-    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def save_fit(result, path):
+    """Write the fitted model atomically (a temp file, then rename)."""
+    atomic_write(path, lambda f: torch.save(fit_state(result), f))
 
 
 def load_fit(path):
+    """A fit written by ``save_fit``, read as data (``files.load_data``); one sentence for anything else."""
     try:
-        state = load_data(path)
-        c = FitConfig(**state["config"])
+        return fit_from_state(load_data(path))
     except Exception as e:  # noqa: BLE001 - one sentence for any unreadable file
         raise ValueError(f"{path}: not a toy fit written by rlelab ({type(e).__name__}: {e}).") from None
+
+
+def fit_from_state(state):
+    """The ``Fit`` of a ``fit_state`` dict."""
+    c = FitConfig(**state["config"])
     model = ToyRegressor(c.dim)
     model.load_state_dict(state["model"])
     flow = None

@@ -34,7 +34,7 @@ def test_density_page_opens_without_training_and_trains_other_settings_once():
     import sys
     at = AppTest.from_file(APP, default_timeout=300)
     start = time.perf_counter()
-    at.run()  # the default view (RLE, Gaussian, Laplace on the correlated law) comes from data/app_toy_fits.pkl
+    at.run()  # the default view (RLE, Gaussian, Laplace on the correlated law) comes from data/app_toy_fits.pt
     first = time.perf_counter() - start
     assert not at.exception
     page = sys.modules["page_densities"]

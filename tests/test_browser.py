@@ -168,7 +168,7 @@ def test_compare_puts_mediapipe_beside_the_models_on_a_photo(app_url, browser, s
 
 
 def test_the_first_page_is_complete_at_once_for_every_visitor(fresh_app_url, browser, shots):
-    """The densities page opens on precomputed fits (data/app_toy_fits.pkl): every visitor sees the three KLs
+    """The densities page opens on precomputed fits (data/app_toy_fits.pt): every visitor sees the three KLs
     and the density maps without a training bar (training them took 17 s on 2 cores, the first visitor's
     whole page now takes ~6 s to the numbers with the server's imports, later visitors ~2 s)."""
     times = []
