@@ -23,7 +23,7 @@ def test_toy_fit_prints_summary_and_saves(tmp_path):
     assert out.returncode == 0, out.stderr
     for field in ("KL(true || learned)", "RMSE of mu_hat", "oracle RMSE", "RMSE / oracle", "saved to"):
         assert field in out.stdout
-    assert torch.load(path, weights_only=False)["config"]["loss"] == "rle"
+    assert torch.load(path, weights_only=True)["config"]["loss"] == "rle"
 
 
 def test_bad_option_is_one_clear_sentence():

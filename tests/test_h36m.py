@@ -3,7 +3,6 @@ labels, MPJPE and PA-MPJPE against closed forms, the 3-D flow, and the single-st
 and evaluated through the command line."""
 import json
 import math
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from rlelab.data.h36m import (DEPTH_RANGE_MM, TopDownH36M, h36m_annotations, h36
 from rlelab.data.keypoints import H36M
 from rlelab.data.synth3d import ANGLES, NOISE_FACTOR, Synth3DConfig, generate, pose_body, sample_person
 from rlelab.evaluate import h36m_scores, mpjpe, pa_mpjpe, procrustes
+from rlelab.files import load_numpy_pickle
 from rlelab.flows import make_flow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,8 +86,7 @@ def test_real_samples_mmpose_form_projects_onto_its_2d_joints():
 def test_real_samples_in_3dmppe_form_match_the_mmpose_form(tmp_path):
     """The COCO-style JSON of the same frames (world joints in metres) with cameras.pkl (R camera-to-world, T the
     centre) rewritten in 3DMPPE's convention (X_cam = R X + t, mm) reads to the same camera joints and pixels."""
-    with open(REAL / "cameras.pkl", "rb") as f:
-        cams = pickle.load(f)
+    cams = load_numpy_pickle(REAL / "cameras.pkl")
     coco = json.loads((REAL / "h36m_coco.json").read_text())
     anns = []
     for im, ann in zip(coco["images"], coco["annotations"]):
@@ -268,7 +267,7 @@ def test_a_single_stage_model_trains_and_evaluates_through_the_command_line(synt
     history = train(cfg, progress=False)
     assert all(0 < row["MPJPE"] < 2000 and 0 < row["PA-MPJPE"] <= row["MPJPE"] * 1.5 for row in history)
     best = min(history, key=lambda r: r["MPJPE"])  # lower is better: best.pt is the smallest MPJPE
-    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["epoch"] == best["epoch"]
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == best["epoch"]
     model, loaded, _ = load_checkpoint(str(tmp_path / "run" / "best.pt"))
     assert loaded.task == "h36m" and model.fc.out_features == 17 * 6 and model.flow.dim == 3
     args = [sys.executable, "-m", "rlelab", "eval", "--checkpoint", str(tmp_path / "run" / "best.pt"),

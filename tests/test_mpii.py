@@ -152,7 +152,7 @@ def test_an_mpii_model_trains_is_chosen_by_pckh_and_evaluates_on_the_real_sample
     history = train(cfg, progress=False)
     assert all(0 <= row["PCKh"] <= 1 and 0 <= row["AUC"] <= row["PCKh"] + 1e-12 for row in history)
     best = max(history, key=lambda r: r["PCKh"])  # the first of equals: best.pt is replaced only by a better one
-    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["epoch"] == best["epoch"]
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == best["epoch"]
     model, loaded, _ = load_checkpoint(str(tmp_path / "run" / "best.pt"))
     assert loaded.task == "mpii" and model.fc.out_features == 16 * 4
     if not (REAL / "test_mpii.json").exists():

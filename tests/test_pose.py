@@ -286,8 +286,8 @@ def test_resume_reproduces_the_uninterrupted_run(synth, tmp_path):
     train(tiny(synth, tmp_path / "b", epochs=1), progress=False)
     resumed = train(tiny(synth, tmp_path / "b", epochs=2), resume=True, progress=False)
     assert [r["loss"] for r in resumed] == [r["loss"] for r in straight]
-    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     rows = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,step") and len(rows) == 3
@@ -311,8 +311,8 @@ def test_ddp_two_processes_equal_one_process_on_the_same_global_batch(synth, tmp
     two = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rlelab", "train",
                   "--config", str(tmp_path / "two.yaml"), "--quiet")
     assert two.returncode == 0, two.stderr[-2000:]
-    a = torch.load(tmp_path / "one" / "last.pt", weights_only=False)
-    b = torch.load(tmp_path / "two" / "last.pt", weights_only=False)
+    a = torch.load(tmp_path / "one" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "two" / "last.pt", weights_only=True)
     # Tolerances from float32 arithmetic (unit roundoff u = 6e-8), not from a run. The two runs sum the same terms
     # in another order (two half batches, then an all-reduce): a sum of n <= 3072 terms (batch x positions) moves
     # by about u log2(n) = 1e-6 of its magnitude; 1e-5 leaves 10x for cancellation. A real DDP bug (a gradient
@@ -362,7 +362,7 @@ def test_trainer_stops_before_evaluating_or_saving_weights_that_are_not_finite(s
 
 def test_eval_of_a_diverged_checkpoint_says_so_and_writes_strict_json(synth, tmp_path):
     train(tiny(synth, tmp_path / "run", epochs=1, max_steps_per_epoch=1), progress=False)
-    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     ckpt["model"]["fc.weight"].fill_(float("nan"))
     torch.save(ckpt, tmp_path / "nan.pt")
     done = run_cli("-m", "rlelab", "eval", "--checkpoint", str(tmp_path / "nan.pt"), "--data", synth,

@@ -191,7 +191,7 @@ def test_imported_weights_run_through_the_command_line(tmp_path):
     assert 0 <= float(rows["AP"]) <= 1
     done = run("export", "--checkpoint", str(out), "--out", str(tmp_path / "small.pt"))
     assert done.returncode == 0, done.stderr
-    assert torch.load(tmp_path / "small.pt", weights_only=False)["source"]["format"] == "official"  # still said
+    assert torch.load(tmp_path / "small.pt", weights_only=True)["source"]["format"] == "official"  # still said
     before = out.read_bytes()
     again = run("import-weights", str(path), "--format", "official", "--out", str(out))
     assert again.returncode != 0 and "exists; choose another --out" in again.stderr and "Traceback" not in again.stderr

@@ -59,7 +59,7 @@ def test_a_fresh_run_into_a_used_folder_refuses_unless_overwrite(synth, tmp_path
         train(tiny(synth, tmp_path / "run", seed=1), progress=False)
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
     train(tiny(synth, tmp_path / "run", seed=1), progress=False, overwrite=True)
-    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["config"]["seed"] == 1
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["config"]["seed"] == 1
 
 
 def test_a_second_trainer_on_a_busy_folder_refuses(synth, tmp_path):
