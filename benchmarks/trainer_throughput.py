@@ -54,7 +54,7 @@ def measure(cfg, data, steps, device):
     fixed = to_device(next(iter(loader)), device, channels_last)
 
     def model_step():
-        loss = train_step(model, fixed, cfg, optimizer, scaler, amp)[3]
+        loss = train_step(model, fixed, cfg, optimizer, scaler, amp).loss
         loss.item()  # the trainer's one wait per step
         return cfg.batch_size
 
@@ -67,7 +67,7 @@ def measure(cfg, data, steps, device):
         except StopIteration:
             batches = iter(loader)
             batch = next(batches)
-        loss = train_step(model, to_device(batch, device, channels_last), cfg, optimizer, scaler, amp)[3]
+        loss = train_step(model, to_device(batch, device, channels_last), cfg, optimizer, scaler, amp).loss
         loss.item()
         return cfg.batch_size
 

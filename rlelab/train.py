@@ -161,9 +161,21 @@ def to_device(batch, device, channels_last=False):
     return batch
 
 
+@dataclasses.dataclass
+class Step:
+    """What one optimizer step leaves, all on the accelerator (nothing waited for)."""
+
+    loss: torch.Tensor  # what was backpropagated: this process's weighted sum over the global weight sum, x world
+    total: torch.Tensor  # this process's weighted sum of the joint losses
+    count: torch.Tensor  # this process's sum of the joint weights
+    grad_norm: torch.Tensor  # the gradient's norm before clipping
+    per_joint: torch.Tensor  # (batch, K) joint losses
+    weight: torch.Tensor  # (batch, K) joint weights (0: unlabelled or outside the crop)
+    out: dict  # the model's outputs (mu_hat, sigma_hat, ...)
+
+
 def train_step(model, batch, cfg, optimizer, scaler, amp, world=1):
-    """One optimizer step under autocast ``amp`` (a dtype or None), the gradient clipped at cfg.grad_clip:
-    (per_joint, weight, out, loss, total, count, gradient norm before clipping), nothing synchronized."""
+    """One optimizer step under autocast ``amp`` (a dtype or None), the gradient clipped at cfg.grad_clip."""
     with torch.autocast(batch["image"].device.type, dtype=amp or torch.float32, enabled=amp is not None):
         per_joint, weight, out = per_joint_loss(model, batch, cfg)
         loss, total, count = reduce_loss(per_joint, weight, world)
@@ -173,7 +185,7 @@ def train_step(model, batch, cfg, optimizer, scaler, amp, world=1):
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
     scaler.step(optimizer)
     scaler.update()
-    return per_joint, weight, out, loss, total, count, grad_norm
+    return Step(loss, total, count, grad_norm, per_joint, weight, out)
 
 
 def blown_up(per_joint, weight, batch):
@@ -298,9 +310,9 @@ def _train(cfg, resume, progress, rank, world, device):
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     writer = _open_logs(cfg, start_epoch) if rank == 0 else None
 
+    run = Run(ddp, optimizer, scaler, amp, rank, world, device, channels_last)
     for epoch in range(start_epoch, cfg.epochs):
-        row = _train_epoch(ddp, dataset, sampler, epoch, cfg, optimizer, scaler, amp, rank, world, device,
-                           channels_last, progress)
+        row = _train_epoch(run, dataset, sampler, epoch, cfg, progress)
         core = ddp.module if world > 1 else ddp
         _check_weights(core, epoch, cfg)
         if val is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
@@ -364,8 +376,24 @@ def _open_logs(cfg, start_epoch):
     return SummaryWriter(os.path.join(cfg.out, "tensorboard"), purge_step=start_epoch)
 
 
-def _train_epoch(ddp, dataset, sampler, epoch, cfg, optimizer, scaler, amp, rank, world, device, channels_last, progress):
+@dataclasses.dataclass
+class Run:
+    """What every epoch of a run shares: the model (DDP-wrapped on several processes), its optimizer, the precision
+    and where it runs."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    amp: torch.dtype | None  # autocast's dtype, None: fp32
+    rank: int
+    world: int
+    device: torch.device
+    channels_last: bool
+
+
+def _train_epoch(run, dataset, sampler, epoch, cfg, progress):
     """One epoch of steps; returns its row of metrics.csv (loss, lr, gradient norms, sigma_hat, seconds)."""
+    ddp, optimizer, rank, world, device = run.model, run.optimizer, run.rank, run.world, run.device
     sampler.set_epoch(epoch)
     dataset.epoch = epoch
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size // world, sampler=sampler,
@@ -382,16 +410,17 @@ def _train_epoch(ddp, dataset, sampler, epoch, cfg, optimizer, scaler, amp, rank
         lr = learning_rate(cfg, epoch, step, steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = to_device(batch, device, channels_last)
-        per_joint, weight, out, loss, total, count, grad_norm = train_step(ddp, batch, cfg, optimizer, scaler, amp, world)
-        if not torch.isfinite(loss):  # the one wait for the accelerator per step, after the step is queued
-            raise FloatingPointError(f"epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}): the loss is {loss.item()}; "
-                                     f"{blown_up(per_joint.detach(), weight, batch)}. Lower lr, keep warmup_steps "
-                                     "and grad_clip on, or check those annotations. Nothing of this epoch was saved.")
-        grad_norms.append(grad_norm)
-        sums += torch.stack([total.double(), count.double()])
-        if "sigma_hat" in out:  # masked at the epoch's end: a boolean index would wait for the accelerator
-            sigmas.append((out["sigma_hat"].detach().float().mean(-1), weight > 0))
+        batch = to_device(batch, device, run.channels_last)
+        done = train_step(ddp, batch, cfg, optimizer, run.scaler, run.amp, world)
+        if not torch.isfinite(done.loss):  # the one wait for the accelerator per step, after the step is queued
+            raise FloatingPointError(f"epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}): the loss is {done.loss.item()}; "
+                                     f"{blown_up(done.per_joint.detach(), done.weight, batch)}. Lower lr, keep "
+                                     "warmup_steps and grad_clip on, or check those annotations. Nothing of this epoch "
+                                     "was saved.")
+        grad_norms.append(done.grad_norm)
+        sums += torch.stack([done.total.double(), done.count.double()])
+        if "sigma_hat" in done.out:  # masked at the epoch's end: a boolean index would wait for the accelerator
+            sigmas.append((done.out["sigma_hat"].detach().float().mean(-1), done.weight > 0))
         bar.update()
         bar.set_postfix(loss=f"{(sums[0] / sums[1].clamp_min(1e-12)).item():.4f}")
     bar.close()
