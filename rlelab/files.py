@@ -33,6 +33,43 @@ def atomic_write(path, write, binary=True):
         raise
 
 
+def claim_folder(out, files, marks, resume=None, overwrite=False):
+    """Make the folder ``out`` one writer's own, before any work: a lock (a second writer on it refuses), temp files
+    of a killed writer removed, and a run already there (any of ``marks``) never replaced unless ``overwrite``
+    (which removes ``files``). ``resume``: None where the writer cannot resume. Returns the open lock file."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"{out} is a file; --out names a folder: choose another.")
+    try:
+        os.makedirs(out, exist_ok=True)
+        lock = open(os.path.join(out, ".lock"), "a")
+    except OSError as e:
+        raise ValueError(f"{out}: cannot write there ({e.strerror}); choose another --out.") from None
+    try:
+        import fcntl
+
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:
+        pass  # no fcntl (Windows): no lock
+    except OSError:
+        lock.close()
+        raise ValueError(f"{out}: another run is writing to this folder; wait for it or choose another --out.") from None
+    if remove_temp_files(out):
+        print(f"{out}: removed the temp files of an interrupted save.", flush=True)
+    used = [name for name in marks if os.path.exists(os.path.join(out, name))]
+    if used and not resume:
+        if not overwrite:
+            lock.close()
+            how = "continue it with --resume, replace it with --overwrite" if resume is not None else "replace it with --overwrite"
+            raise ValueError(f"{out}: holds a run already ({', '.join(used)}); {how}, or choose another --out.")
+        for name in files:
+            path = os.path.join(out, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    return lock
+
+
 def refuse_existing(path, overwrite, option):
     """One sentence, before any work, if ``path`` exists and ``overwrite`` is off: nothing made is replaced unasked."""
     if os.path.isdir(path):

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .data.h36m import h36m_annotations, read_h36m
 from .data.keypoints import COCO_KEYPOINTS, H36M, TO_H36M
 from .evaluate import mpjpe, pa_mpjpe, pearson
-from .files import atomic_write
+from .files import atomic_write, claim_folder
 from .flows import make_flow
 from .losses import LOSSES, confidence, sigma_hat_from_logits
 
@@ -179,11 +179,22 @@ def _check(cfg):
 def train_lifting(cfg, progress=True, overwrite=False):
     """Train on ``cfg.data``'s train split (on the GPU where there is one), score on its val split each epoch;
     write ``cfg.out``/lift.pt (the last epoch's model, its config and metrics) and metrics.json, refusing to replace
-    a lift.pt already there unless ``overwrite``. Returns (model on the CPU, history)."""
+    a lift.pt already there unless ``overwrite`` (checked, with the trainer's lock, before the work: files.claim_folder).
+    Returns (model on the CPU, history)."""
     _check(cfg)
+    lock = claim_folder(cfg.out, LIFT_FILES, LIFT_FILES, overwrite=overwrite) if cfg.out else None
+    try:
+        return _train_lifting(cfg, progress)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+LIFT_FILES = ("lift.pt", "metrics.json")
+
+
+def _train_lifting(cfg, progress):
     spec = LOSSES[cfg.loss]
-    if cfg.out and os.path.exists(os.path.join(cfg.out, "lift.pt")) and not overwrite:
-        raise ValueError(f"{cfg.out} already holds a lift.pt; choose another --out, or add --overwrite to replace it.")
     torch.manual_seed(cfg.seed)
     x, y = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "train"))[1])
     vx, vy = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "val"))[1])
@@ -218,7 +229,6 @@ def train_lifting(cfg, progress=True, overwrite=False):
         history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, spec.has_sigma)})
     model.cpu()
     if cfg.out:
-        os.makedirs(cfg.out, exist_ok=True)
         state = {"kind": "lifting", "config": dataclasses.asdict(cfg), "model": model.state_dict(), "history": history}
         atomic_write(os.path.join(cfg.out, "lift.pt"), lambda f: torch.save(state, f))
         atomic_write(os.path.join(cfg.out, "metrics.json"), lambda f: json.dump(history, f, indent=1), binary=False)

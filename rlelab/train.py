@@ -15,7 +15,6 @@ import dataclasses
 import math
 import os
 import random
-import shutil
 import time
 
 import numpy as np
@@ -28,7 +27,7 @@ from .checkpoints import atomic_save, model_from_config, read_checkpoint
 from .config import TrainConfig, changed_keys, make_config
 from .data.coco import TopDownConfig, normalize_images
 from .data.h36m import MixedH36M
-from .files import atomic_write, remove_temp_files
+from .files import atomic_write, claim_folder
 from .losses import LOSSES
 from .models.heatmap import HeatmapModel, heatmap_loss
 from .tasks import TASKS
@@ -204,34 +203,8 @@ SAME_ON_RESUME = ("task", "head", "backbone", "norm", "loss", "q", "variant", "w
 
 
 def claim_run_folder(out, resume=False, overwrite=False):
-    """Make ``out`` this run's own: a lock (a second trainer on it refuses), temp files of a killed run removed,
-    and a finished or started run never overwritten unless ``overwrite``. Returns the open lock file."""
-    os.makedirs(out, exist_ok=True)
-    lock = open(os.path.join(out, ".lock"), "a")
-    try:
-        import fcntl
-
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:
-        pass  # no fcntl (Windows): no lock
-    except OSError:
-        lock.close()
-        raise ValueError(f"{out}: another trainer is writing to this folder; wait for it or choose another --out.") from None
-    if remove_temp_files(out):
-        print(f"{out}: removed the temp files of an interrupted save.", flush=True)
-    used = [name for name in RUN_FILES[:3] if os.path.exists(os.path.join(out, name))]
-    if used and not resume:
-        if not overwrite:
-            lock.close()
-            raise ValueError(f"{out}: holds a run already ({', '.join(used)}); continue it with --resume, replace it "
-                             "with --overwrite, or choose another --out.")
-        for name in RUN_FILES:
-            path = os.path.join(out, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
-    return lock
+    """Make ``out`` this run's own (``files.claim_folder``: a lock, no run replaced unless ``overwrite``)."""
+    return claim_folder(out, RUN_FILES, RUN_FILES[:3], resume=resume, overwrite=overwrite)
 
 
 def resume_state(cfg, device="cpu"):

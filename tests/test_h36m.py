@@ -304,7 +304,24 @@ def test_a_lifting_model_trains_saves_and_evaluates_through_the_command_line(tmp
         assert (rows["pearson"] == "nan") == (loss == "l2")  # L2 has no sigma_hat to be confident with
     again = subprocess.run([sys.executable, "-m", "rlelab", "lift", "--data", data, "--epochs", "1", "--out", run],
                            capture_output=True, text=True, timeout=300)
-    assert again.returncode != 0 and "already holds a lift.pt" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode != 0 and "holds a run already (lift.pt" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_lift_claims_its_folder_before_training(tmp_path, monkeypatch):
+    """An --out that is a file, or a folder another lift is writing to, is refused before any data is read."""
+    from rlelab import lifting
+    from rlelab.files import claim_folder
+
+    monkeypatch.setattr(lifting, "read_h36m", lambda *a: pytest.fail("the data were read before the folder was claimed"))
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(ValueError, match="taken is a file; --out names a folder"):
+        lifting.train_lifting(lifting.LiftConfig(data=str(tmp_path), out=str(tmp_path / "taken")))
+    lock = claim_folder(str(tmp_path / "busy"), lifting.LIFT_FILES, lifting.LIFT_FILES)  # as a running lift holds it
+    try:
+        with pytest.raises(ValueError, match="another run is writing to this folder"):
+            lifting.train_lifting(lifting.LiftConfig(data=str(tmp_path), out=str(tmp_path / "busy")))
+    finally:
+        lock.close()
 
 
 def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):

@@ -65,7 +65,7 @@ def test_a_fresh_run_into_a_used_folder_refuses_unless_overwrite(synth, tmp_path
 def test_a_second_trainer_on_a_busy_folder_refuses(synth, tmp_path):
     lock = claim_run_folder(str(tmp_path / "run"))  # as a running trainer holds it
     try:
-        with pytest.raises(ValueError, match="another trainer is writing to this folder"):
+        with pytest.raises(ValueError, match="another run is writing to this folder"):
             train(tiny(synth, tmp_path / "run"), progress=False)
     finally:
         lock.close()
