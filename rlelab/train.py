@@ -325,10 +325,14 @@ def _training_data(cfg, task, rank, world):
 
 
 def _validation_data(cfg, task, train_set):
-    """The task's validation split, refused if it shares a picture with the training split."""
+    """The task's validation split, refused (before any training) if it is empty or shares a picture with the
+    training split."""
     ann_file, image_dir = task.paths(cfg.data, cfg.val_split)
     val = task.dataset(ann_file, image_dir, TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False),
                        detections=cfg.val_detections)
+    if len(val) == 0:
+        raise ValueError(f"{ann_file}: the validation split holds no people to score {task.metric} on; add some, or "
+                         "train with eval_every: 0.")
     names = {im["file_name"] for im in train_set.images.values()}
     shared = sorted(i for i, im in val.images.items() if im["file_name"] in names)
     if shared:

@@ -183,6 +183,14 @@ def test_the_toy_refuses_a_learning_rate_it_cannot_train_with(lr):
         f"error: lr must be in (0, 1], got {float(lr)!r}; Adam diverges far above 1e-2."]
 
 
+def test_an_empty_validation_split_is_refused_before_training(synth, tmp_path):
+    data = copy_data(synth, tmp_path, edit=lambda coco: coco.update(annotations=[]), split="val")
+    with pytest.raises(ValueError, match="the validation split holds no people to score AP on; add some, or train "
+                                         "with eval_every: 0"):
+        train(tiny(data, tmp_path / "run", eval_every=1), progress=False)
+    assert not (tmp_path / "run" / "metrics.csv").exists()  # refused at the start, not after an epoch of training
+
+
 def test_export_of_something_else_and_eval_help_are_plain(tmp_path):
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     done = cli("export", "--checkpoint", tmp_path / "junk.pt", "--out", tmp_path / "small.pt")
