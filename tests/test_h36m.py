@@ -3,6 +3,7 @@ labels, MPJPE and PA-MPJPE against closed forms, the 3-D flow, and the single-st
 and evaluated through the command line."""
 import json
 import math
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -217,6 +218,61 @@ def test_bad_h36m_annotations_are_one_sentence(tmp_path):
         read_mmpose(str(tmp_path / "h36m_train.npz"))
     with pytest.raises(ValueError, match="no annotations/h36m_test.json or .npz"):
         h36m_paths(str(tmp_path), "test")
+
+
+def npz_case(synth3d, tmp_path, name, edit_npz=None, edit_cameras=None):
+    """A copy of Synth3D's val split in mmpose's form with its arrays (a dict) or its cameras edited."""
+    folder = tmp_path / name
+    folder.mkdir()
+    data = dict(np.load(Path(synth3d) / "annotations" / "h36m_val.npz"))
+    cams = load_numpy_pickle(Path(synth3d) / "annotations" / "cameras.pkl")
+    if edit_npz:
+        edit_npz(data)
+    if edit_cameras:
+        for cam in cams.values():
+            edit_cameras(cam)
+    np.savez(folder / "h36m_val.npz", **data)
+    (folder / "cameras.pkl").write_bytes(pickle.dumps(cams))
+    return str(folder / "h36m_val.npz")
+
+
+def _set(key, index, value):
+    def edit(data):
+        data[key] = data[key].astype(np.float64)
+        data[key][index] = value
+    return edit
+
+
+@pytest.mark.parametrize("name, edit_npz, edit_cameras, message", [
+    ("nan_scale", _set("scale", 1, np.nan), None, "entry 1 .*: scale must be 1 finite numbers, got 1 values with a NaN"),
+    ("zero_scale", _set("scale", 0, 0.0), None, "entry 0 .*: scale must be positive, got \\[0.0\\]"),
+    ("negative_scale", _set("scale", 0, -1.2), None, "entry 0 .*: scale must be positive"),
+    ("nan_centre", _set("center", 2, np.nan), None, "entry 2 .*: center must be 2 finite numbers"),
+    ("short_scale", lambda d: d.update(scale=d["scale"][:3]), None, "scale must hold one entry per imgname \\(8\\)"),
+    ("zero_focal", None, lambda cam: cam.update(f=np.zeros((2, 1))), "cameras.pkl: camera .* f must be positive"),
+    ("nan_focal", None, lambda cam: cam.update(f=np.full((2, 1), np.nan)), "camera f must be 2 finite numbers"),
+    ("no_focal", None, lambda cam: cam.pop("f"), "camera .* needs f, c, k and p as numbers \\(KeyError"),
+])
+def test_bad_mmpose_annotations_are_named_at_load(synth3d, tmp_path, name, edit_npz, edit_cameras, message):
+    """Before, these read and then trained: 'the model diverged, lower the lr', or a crop turned 180 degrees."""
+    path = npz_case(synth3d, tmp_path, name, edit_npz, edit_cameras)
+    with pytest.raises(ValueError, match=message):
+        read_mmpose(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda a: a.update(bbox=[10, 10, -40, 80]), "bbox width and height must be positive"),
+    (lambda a: a.update(keypoints_vis=[2] * 16), "keypoints_vis must hold 17 flags"),
+    (lambda a: a["cam_param"].pop("R"), "cam_param must be a mapping with R, t, f and c"),
+    (lambda a: a.update(cam_param="abc"), "cam_param must be a mapping with R, t, f and c, got 'abc'"),
+    (lambda a: a["cam_param"].update(f=[0, 1145]), "camera f must be positive"),
+])
+def test_bad_3dmppe_annotations_are_named_at_load(synth3d, tmp_path, edit, message):
+    data = json.loads((Path(synth3d) / "annotations" / "h36m_val.json").read_text())
+    edit(data["annotations"][3])
+    (tmp_path / "h36m_val.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="annotation 3 .*" + message):
+        read_3dmppe(str(tmp_path / "h36m_val.json"))
 
 
 # --- the single-stage model ------------------------------------------------------------------------------------------

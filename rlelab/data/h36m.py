@@ -35,6 +35,18 @@ def _array(value, shape, what, where):
     return a.reshape(shape)
 
 
+def _positive(a, what, where):
+    """``a`` (finite, from ``_array``) if every entry is above 0: a box, a scale or a focal length of 0 or less is a
+    wrong annotation, not something for the model to be blamed for."""
+    if not (a > 0).all():
+        raise ValueError(f"{where}: {what} must be positive, got {a.tolist()}; fix the annotation.")
+    return a
+
+
+def _focal_and_centre(f, c, where):
+    return _positive(_array(f, (2,), "camera f", where), "camera f", where), _array(c, (2,), "camera c", where)
+
+
 def read_3dmppe(path):
     """(images by id, samples) of a 3DMPPE-form JSON file."""
     data = _load_json(path, "Human3.6M annotation file (3DMPPE's JSON form)")
@@ -49,17 +61,23 @@ def read_3dmppe(path):
             raise ValueError(f"{where} has no {', '.join(missing) or 'image of that id'}; each needs image_id, bbox, "
                              "cam_param {R, t, f, c} and keypoints_world (17 x 3 mm).")
         cam = ann["cam_param"]
+        if not isinstance(cam, dict) or not {"R", "t", "f", "c"} <= set(cam):
+            raise ValueError(f"{where}: cam_param must be a mapping with R, t, f and c, got {str(cam)[:60]!r}.")
         R, t = _array(cam["R"], (3, 3), "cam_param R", where), _array(cam["t"], (3,), "cam_param t", where)
-        f, c = _array(cam["f"], (2,), "cam_param f", where), _array(cam["c"], (2,), "cam_param c", where)
+        f, c = _focal_and_centre(cam["f"], cam["c"], where)
         joint_cam = world_to_camera(_array(ann["keypoints_world"], (K, 3), "keypoints_world", where), R, t)
         if "keypoints_img" in ann:
             pix = _array(ann["keypoints_img"], (K, 2), "keypoints_img", where)
         else:
             pix = camera_to_pixel(joint_cam, f, c, cam.get("k"), cam.get("p"))
-        samples.append({"image_id": ann["image_id"], "box": _array(ann["bbox"], (4,), "bbox", where).tolist(),
-                        "score": 1.0, "ann_id": i, "keypoints": np.concatenate([pix, np.ones((K, 1))], 1),
-                        "joint_cam": joint_cam, "f": f, "c": c,
-                        "visible": np.asarray(ann.get("keypoints_vis", [2] * K))})
+        box = _array(ann["bbox"], (4,), "bbox", where)
+        _positive(box[2:], "bbox width and height", where)
+        visible = np.asarray(ann.get("keypoints_vis", [2] * K))
+        if visible.shape != (K,):
+            raise ValueError(f"{where}: keypoints_vis must hold {K} flags, one per joint, got shape {visible.shape}.")
+        samples.append({"image_id": ann["image_id"], "box": box.tolist(), "score": 1.0, "ann_id": i,
+                        "keypoints": np.concatenate([pix, np.ones((K, 1))], 1), "joint_cam": joint_cam, "f": f,
+                        "c": c, "visible": visible})
     return images, samples
 
 
@@ -85,6 +103,10 @@ def read_mmpose(path, cameras=None):
     missing = [k for k in ("imgname", "center", "scale", "part", "S") if k not in data.files]
     if missing:
         raise ValueError(f"{path}: no {', '.join(missing)}; mmpose's Human3.6M npz has imgname, center, scale, part, S.")
+    short = [k for k in ("center", "scale", "part", "S") if len(data[k]) != len(data["imgname"])]
+    if short:
+        raise ValueError(f"{path}: {', '.join(short)} must hold one entry per imgname ({len(data['imgname'])}); the "
+                         "file is cut or mixed.")
     images, samples = {}, []
     for i, name in enumerate(data["imgname"]):
         where = f"{path}: entry {i} ({name})"
@@ -93,14 +115,18 @@ def read_mmpose(path, cameras=None):
             raise ValueError(f"{where}: camera {key} is not in {cameras}.")
         cam = cams[key]
         part, S = _array(data["part"][i], (K, 3), "part", where), _array(data["S"][i], (K, 4), "S", where)
-        side = 200 * float(data["scale"][i])
-        cx, cy = (float(v) for v in data["center"][i])
+        side = 200 * _positive(_array(data["scale"][i], (1,), "scale", where), "scale", where)[0]
+        cx, cy = _array(data["center"][i], (2,), "center", where)
+        try:
+            f, c = _focal_and_centre(cam["f"], cam["c"], f"{cameras}: camera {key}")
+            k, p = np.asarray(cam["k"], np.float64).reshape(-1), np.asarray(cam["p"], np.float64).reshape(-1)
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{cameras}: camera {key} needs f, c, k and p as numbers ({type(e).__name__}: {e}).") from None
         images[i + 1] = {"id": i + 1, "file_name": str(name)}
         samples.append({"image_id": i + 1, "box": [cx - side / 2, cy - side / 2, side, side], "score": 1.0,
                         "ann_id": i, "keypoints": np.concatenate([part[:, :2], np.ones((K, 1))], 1),
-                        "joint_cam": S[:, :3] * 1000, "f": np.asarray(cam["f"], np.float64).reshape(2),
-                        "c": np.asarray(cam["c"], np.float64).reshape(2), "k": np.asarray(cam["k"]).reshape(-1),
-                        "p": np.asarray(cam["p"]).reshape(-1), "visible": np.where(part[:, 2] > 0, 2, 1)})
+                        "joint_cam": S[:, :3] * 1000, "f": f, "c": c, "k": k, "p": p,
+                        "visible": np.where(part[:, 2] > 0, 2, 1)})
     return images, samples
 
 
