@@ -58,6 +58,8 @@ def load_checkpoint(path, device="cpu", ckpt=None):
 def export_checkpoint(src, dst):
     """A small inference checkpoint: config, history and fp16 weights, no optimizer state (about 1/6 the size)."""
     ckpt = read_checkpoint(src)
+    if ckpt.get("kind") == "lifting":
+        raise ValueError(f"{src}: a lifting model (written by `rlelab lift`, small already); export is for image models.")
     weights = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
     source = {"source": ckpt["source"]} if "source" in ckpt else {}  # imported released weights keep saying so
     atomic_save({"config": ckpt["config"], "model": weights, "history": ckpt["history"], "epoch": ckpt["epoch"], **source}, dst)

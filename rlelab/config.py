@@ -84,6 +84,8 @@ def load_config(path, **overrides):
             raw = yaml.safe_load(f) or {}
     except FileNotFoundError:
         raise ValueError(f"{path}: config file not found.") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder; --config names a YAML file (e.g. configs/synthpose_res18_rle.yaml).") from None
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]}).") from None
     if not isinstance(raw, dict):

@@ -72,6 +72,8 @@ def claim_folder(out, files, marks, resume=None, overwrite=False):
 
 def refuse_existing(path, overwrite, option):
     """One sentence, before any work, if ``path`` exists and ``overwrite`` is off: nothing made is replaced unasked."""
+    if not path:
+        raise ValueError(f"{option} is empty; give a file name.")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give a file name for {option}.")
     if os.path.exists(path) and not overwrite:
@@ -89,6 +91,8 @@ def remove_temp_files(folder):
 def write_folder(out, build, prefix):
     """Make the folder ``out`` whole or not at all: ``build(tmp)`` fills a temp folder beside it, which is then
     renamed to ``out``. ``out`` must be absent or empty (nothing a user made is overwritten)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"{out} is a file; --out names the folder to write to.")
     if os.path.exists(out) and os.listdir(out):
         raise ValueError(f"{out} exists and is not empty; choose another --out or remove it.")
     parent = os.path.dirname(os.path.abspath(out))

@@ -174,6 +174,9 @@ def _check(cfg):
     if cfg.epochs < 1 or cfg.batch_size < 2 or not cfg.lr > 0 or not 0 < cfg.sigma_init < 1:
         raise ValueError(f"lift: epochs {cfg.epochs}, batch_size {cfg.batch_size}, lr {cfg.lr}, sigma_init "
                          f"{cfg.sigma_init}; they need epochs >= 1, batch_size >= 2, lr > 0 and sigma_init in (0, 1).")
+    if cfg.width < 1 or cfg.blocks < 0 or not 0 <= cfg.dropout < 1:
+        raise ValueError(f"lift: width {cfg.width}, blocks {cfg.blocks}, dropout {cfg.dropout}; they need width >= 1, "
+                         "blocks >= 0 and dropout in [0, 1).")
 
 
 def train_lifting(cfg, progress=True, overwrite=False):

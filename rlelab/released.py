@@ -45,7 +45,8 @@ def read_state(path):
     except ValueError:
         raise
     except Exception as e:
-        raise ValueError(f"{path}: not a readable torch file ({type(e).__name__}: {str(e).splitlines()[0][:80]}); "
+        detail = (str(e).splitlines() or [""])[0][:80]
+        raise ValueError(f"{path}: not a readable torch file ({type(e).__name__}{': ' + detail if detail else ''}); "
                          "it may be truncated: download it again.") from None
     for key in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):

@@ -240,6 +240,12 @@ def train(cfg, resume=False, progress=True, overwrite=False):
     """Train per ``cfg``; returns the history (one dict per epoch). Rank 0 owns the run folder, writes and
     evaluates. ``resume`` continues from the newest complete state; ``overwrite`` replaces a previous run."""
     rank, world, device = _distributed()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is global and must divide among {world} processes.")
+    most = 4 * (os.cpu_count() or 1)  # checked here, not in the config: a checkpoint from a bigger machine still loads
+    if cfg.workers > most:
+        raise ValueError(f"workers must be at most {most} (4 per CPU core here), got {cfg.workers}; each is a process "
+                         "decoding pictures.")
     lock = claim_run_folder(cfg.out, resume, overwrite) if rank == 0 else None
     try:
         return _train(cfg, resume, progress, rank, world, device)
@@ -249,8 +255,7 @@ def train(cfg, resume=False, progress=True, overwrite=False):
 
 
 def _train(cfg, resume, progress, rank, world, device):
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} is global and must divide among {world} processes.")
+
     _seed_everything(cfg.seed)
     task = TASKS[cfg.task]
     dataset, sampler = _training_data(cfg, task, rank, world)

@@ -284,9 +284,12 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False):
     """Write a Synth3D data set to ``out`` (built in a temp folder beside it, then renamed): ``n_train`` and
     ``n_val`` sequences of ``config.frames`` pictures each."""
     cfg = config or Synth3DConfig()
-    if cfg.size < 32 or cfg.frames < 1 or cfg.noise_mm < 0:
+    if cfg.size < 32 or cfg.frames < 1 or not 0 <= cfg.noise_mm < math.inf:
         raise ValueError(f"synth3d: size {cfg.size}, frames {cfg.frames}, noise_mm {cfg.noise_mm}; the pictures need "
-                         "at least 32 px, a sequence a frame, and the noise a scale >= 0.")
+                         "at least 32 px, a sequence a frame, and the noise a finite scale >= 0.")
+    if n_train < 0 or n_val < 0 or n_train + n_val < 1:
+        raise ValueError(f"synth3d: {n_train} train and {n_val} val sequences; each count must be 0 or more, and one "
+                         "of them at least 1.")
     def build(tmp):
         cameras = generate_split(tmp, "train", n_train, seed, cfg, first_sequence=1, progress=progress)
         cameras.update(generate_split(tmp, "val", n_val, seed, cfg, first_sequence=n_train + 1, progress=progress))

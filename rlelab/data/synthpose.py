@@ -342,6 +342,9 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False, layout="c
         raise ValueError(f"unknown noise law {cfg.noise_law!r}; choose one of {', '.join(NOISE_LAWS)}.")
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
+    if n_train < 0 or n_val < 0 or n_train + n_val < 1:
+        raise ValueError(f"synthpose: {n_train} train and {n_val} val pictures; each count must be 0 or more, and one "
+                         "of them at least 1.")
     def build(tmp):
         generate_split(tmp, "train", n_train, seed, cfg, first_id=1, progress=progress, layout=layout)
         generate_split(tmp, "val", n_val, seed, cfg, first_id=n_train + 1, progress=progress, layout=layout)
