@@ -112,6 +112,28 @@ def test_bad_mpii_annotations_are_one_sentence(tmp_path):
         mpii_paths(str(tmp_path), "val")
 
 
+GOOD = {"image": "a.jpg", "joints": [[10, 20]] * 16, "joints_vis": [1] * 16, "center": [50, 50], "scale": 1.0}
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"image": 12345}, "person 0 has image 12345; it must be the picture's file name"),
+    ({"scale": [1, 2]}, r"person 0 \(a.jpg\) has scale \[1, 2\]; it is one number"),
+    ({"joints": []}, r"has joints of shape \(0,\)"),
+    ({"joints": [["a", 1]] * 16}, r"person 0 \(a.jpg\) has joints .* which is not an array of numbers"),
+    ({"joints": [[1, 2]] * 15 + [[1, 2, 3]]}, r"has joints .* which is not an array of numbers"),
+    ({"scale": -1.0}, "has scale -1.0; it is the person's height / 200 px and must be positive"),
+])
+def test_mpii_records_of_the_wrong_type_are_named(tmp_path, change, says):
+    """Each raised a TypeError or numpy's words without the file before."""
+    path = tmp_path / "mpii.json"
+    path.write_text(json.dumps([GOOD, {**GOOD, **change}][1:]))
+    with pytest.raises(ValueError, match=says):
+        TopDownMPII(str(path), str(tmp_path))
+    path.write_text("[]")
+    with pytest.raises(ValueError, match="mpii.json: holds no people"):
+        TopDownMPII(str(path), str(tmp_path))
+
+
 @pytest.fixture(scope="module")
 def synth_mpii(tmp_path_factory):
     return generate(str(tmp_path_factory.mktemp("mpii") / "sp"), n_train=16, n_val=6, seed=2, layout="mpii")

@@ -21,18 +21,28 @@ def _check_person(p, i, path):
     missing = [k for k in keys if not isinstance(p, dict) or k not in p]
     if missing:
         raise ValueError(f"{path}: person {i} has no {', '.join(missing)}; an MPII JSON entry has {', '.join(keys)}.")
-    joints = np.asarray(p["joints"], dtype=np.float64)
-    vis = np.asarray(p["joints_vis"], dtype=np.float64)
+    if not isinstance(p["image"], str):
+        raise ValueError(f"{path}: person {i} has image {p['image']!r}; it must be the picture's file name (a string).")
+
+    def numbers(key, default=None):
+        try:
+            return np.asarray(p.get(key, default), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: person {i} ({p['image']}) has {key} {str(p[key])[:60]}, which is not an array "
+                             "of numbers; fix or remove it.") from None
+
+    joints, vis = numbers("joints"), numbers("joints_vis")
     if joints.shape != (16, 2) or vis.shape != (16,):
         raise ValueError(f"{path}: person {i} ({p['image']}) has joints of shape {joints.shape} and joints_vis of "
                          f"shape {vis.shape}; MPII has 16 joints, [x, y] each, and 16 flags.")
-    center = np.asarray(p["center"], dtype=np.float64)
-    head = np.asarray(p.get("head_box", [0, 0, 1, 1]), dtype=np.float64)
-    numbers = [joints, vis, center, np.asarray(p["scale"], dtype=np.float64), head]
-    if center.shape != (2,) or head.shape != (4,) or not all(np.isfinite(a).all() for a in numbers):
+    center, scale, head = numbers("center"), numbers("scale"), numbers("head_box", [0, 0, 1, 1])
+    if scale.shape != ():
+        raise ValueError(f"{path}: person {i} ({p['image']}) has scale {p['scale']}; it is one number, the person's "
+                         "height / 200 px.")
+    if center.shape != (2,) or head.shape != (4,) or not all(np.isfinite(a).all() for a in (joints, vis, center, scale, head)):
         raise ValueError(f"{path}: person {i} ({p['image']}) has a joint, center, scale or head_box that is not a "
                          "finite number (center [x, y], head_box [x1, y1, x2, y2]); fix or remove it.")
-    if not p["scale"] > 0:
+    if not scale > 0:
         raise ValueError(f"{path}: person {i} ({p['image']}) has scale {p['scale']}; it is the person's height / 200 "
                          "px and must be positive.")
 
@@ -48,12 +58,14 @@ class TopDownMPII(TopDown):
         if not isinstance(people, list):
             raise ValueError(f"{ann_file}: an MPII JSON file is a list of people (image, joints, joints_vis, center, "
                              f"scale), got {type(people).__name__}.")
+        if not people:
+            raise ValueError(f"{ann_file}: holds no people (an empty list); an MPII JSON file lists one entry per person.")
         images, samples = {}, []
         for i, p in enumerate(people):
             _check_person(p, i, ann_file)
             image_id = images.setdefault(p["image"], len(images) + 1)
             s = float(p["scale"])
-            cx, cy = p["center"][0], p["center"][1] + 15 * s  # SimpleBaseline: avoid cropping the feet
+            cx, cy = float(p["center"][0]), float(p["center"][1]) + 15 * s  # SimpleBaseline: avoid cropping the feet
             keypoints = np.concatenate([np.asarray(p["joints"], dtype=np.float64) - 1,  # 1-based -> 0-based
                                         np.asarray(p["joints_vis"], dtype=np.float64)[:, None] > 0], 1)
             samples.append({"image_id": image_id, "box": [cx - 100 * s, cy - 100 * s, 200 * s, 200 * s], "score": 1.0,
