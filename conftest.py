@@ -17,7 +17,7 @@ import pytest
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # before torch is imported here or in a notebook's kernel
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "torch" in sys.modules:
+    if "torch" in sys.modules and os.environ["OMP_NUM_THREADS"].isdigit():
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 

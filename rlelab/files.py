@@ -2,12 +2,14 @@
 then one rename. A kill leaves at most a temp file, which its owner removes at its next start. Files from
 others are data: torch files are read with ``weights_only=True`` (``load_data``), pickles through an unpickler
 that admits only the numpy arrays and plain containers their format uses (``load_numpy_pickle``)."""
+import collections
 import glob
 import os
 import pickle
 import shutil
 import tempfile
 
+import numpy as np
 import torch
 
 TEMP_SUFFIX = ".rlelab-tmp"
@@ -148,24 +150,96 @@ def load_data(path, map_location="cpu", inert_ok=False):
     try:
         with torch.serialization.safe_globals(stand_ins):
             return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:  # torch refuses some modules (os, subprocess, ...) even as stand-ins
-        raise ValueError(f"{path}: names {', '.join(names[:6])}, which no weights file needs; rlelab will not read "
-                         "it.") from None
+    except pickle.UnpicklingError as e:  # torch refuses sys, os, posix and nt even as stand-ins, and more it cannot build
+        why = str(e).strip().splitlines()[-1][:100] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: names {', '.join(names[:6])}; read as data it still fails ({why}); rlelab will "
+                         "not read it.") from None
 
 
 class _Refused(pickle.UnpicklingError):
     pass
 
 
+class _Dtype:
+    """numpy.dtype as a pickle names it: only a plain number type (bool, int, uint, float, complex), no fields."""
+
+    def __init__(self, spec, align=False, copy=True):
+        self.spec, self.order = str(spec), "|"
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) < 5 or any(x is not None for x in state[2:5]):
+            raise _Refused("it holds a numpy dtype with fields or sub-arrays")
+        self.order = state[1]
+
+    def build(self):
+        dtype = np.dtype(self.order.replace("|", "=") + self.spec if self.order in "<>|=" else self.spec)
+        if dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
+            raise _Refused(f"it holds a numpy array of dtype {dtype}, not of plain numbers")
+        return dtype
+
+
+def _checked_array(raw, dtype, shape, fortran=False):
+    """A copy of the numbers in ``raw`` (bytes) as ``shape``, its size checked against the bytes there are."""
+    dtype = dtype.build() if isinstance(dtype, _Dtype) else None
+    shape = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else None
+    raw = bytes(raw) if isinstance(raw, (bytes, bytearray, pickle.PickleBuffer)) else None
+    if dtype is None or shape is None or raw is None or any(n < 0 for n in shape):
+        raise _Refused("it holds a numpy array that is not one of plain numbers")
+    if len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+        raise _Refused(f"a numpy array of shape {shape} has {len(raw)} bytes, not {int(np.prod(shape)) * dtype.itemsize}")
+    return np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran else "C").copy()
+
+
+class _Array:
+    """numpy's _reconstruct(ndarray, ...) then its state: becomes a checked copy (``_checked_array``)."""
+
+    def __init__(self, *args):
+        self.array = None
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) != 5:
+            raise _Refused("it holds a numpy array in an unknown form")
+        _, shape, dtype, fortran, raw = state
+        self.array = _checked_array(raw, dtype, shape, bool(fortran))
+
+
+def _scalar(dtype, raw):
+    return _checked_array(raw, dtype, ())[()]
+
+
+def _frombuffer(buf, dtype, shape, order):  # pickle protocol 5's form of an array
+    return _checked_array(buf, dtype if isinstance(dtype, _Dtype) else None, shape, order == "F")
+
+
+def _resolve(obj):
+    """The loaded object with every ``_Array`` replaced by its array and every dtype left as data."""
+    if isinstance(obj, _Array):
+        return obj.array
+    if isinstance(obj, _Dtype):
+        return obj.build()
+    if isinstance(obj, dict):
+        return type(obj)((_resolve(k), _resolve(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_resolve(v) for v in obj)
+    return obj
+
+
 class _NumpyUnpickler(pickle.Unpickler):
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"), ("numpy", "ndarray"),
-               ("numpy", "dtype"), ("collections", "OrderedDict")}
+    """Only numpy arrays of plain numbers, rebuilt here from their bytes (numpy's own rebuild trusts the file's
+    dtype, and a crafted one reads memory it should not), and plain containers."""
+
+    STAND_INS = {"_reconstruct": lambda *args: _Array(), "ndarray": None, "dtype": _Dtype, "scalar": _scalar,
+                 "_frombuffer": _frombuffer}
+    MODULES = ("numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric", "numpy._core.numeric")
 
     def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise _Refused(f"it names {module}.{name}, which is neither a numpy array nor a plain container")
-        return super().find_class(module, name)
+        if module in self.MODULES and name in self.STAND_INS:
+            return self.STAND_INS[name] or _Array
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) == ("_codecs", "encode"):  # protocol 2's bytes: latin-1 text back to bytes
+            return lambda text, encoding="latin1": str(text).encode("latin1")
+        raise _Refused(f"it names {module}.{name}, which is neither a numpy array nor a plain container")
 
 
 def load_numpy_pickle(path):
@@ -173,7 +247,7 @@ def load_numpy_pickle(path):
     names another class or function is refused in one sentence (pickle would run it)."""
     with open(path, "rb") as f:
         try:
-            return _NumpyUnpickler(f).load()
+            return _resolve(_NumpyUnpickler(f).load())
         except _Refused as e:
             raise ValueError(f"{path}: not read: {e}; rlelab reads pickles as data only.") from None
         except Exception as e:  # noqa: BLE001 - truncated, empty or not a pickle: one sentence

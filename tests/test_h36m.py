@@ -260,6 +260,13 @@ def test_bad_mmpose_annotations_are_named_at_load(synth3d, tmp_path, name, edit_
         read_mmpose(path)
 
 
+def test_a_corrupt_npz_is_one_sentence(synth3d, tmp_path):
+    path = Path(npz_case(synth3d, tmp_path, "corrupt"))
+    path.write_bytes(path.read_bytes()[:300])  # a cut download (BadZipFile before)
+    with pytest.raises(ValueError, match="h36m_val.npz: not a readable npz file"):
+        read_mmpose(str(path))
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda a: a.update(bbox=[10, 10, -40, 80]), "bbox width and height must be positive"),
     (lambda a: a.update(keypoints_vis=[2] * 16), "keypoints_vis must hold 17 flags"),
