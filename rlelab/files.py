@@ -80,6 +80,13 @@ def refuse_existing(path, overwrite, option):
         raise ValueError(f"{path} is a folder; give a file name for {option}.")
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{path} exists; choose another {option}, or add --overwrite to replace it.")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):  # the nearest folder that exists: the writer makes the rest
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"{path} lies under {folder}, which is a file; choose another {option}.")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{folder} is not writable; choose another {option}.")
 
 
 def remove_temp_files(folder):

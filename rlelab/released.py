@@ -159,7 +159,11 @@ def import_weights(path, fmt, out, input_size=None, overwrite=False):
                        "standardize": False, "pretrained": None, "out": os.path.dirname(out) or ".", **fields},
                       where=path)
     model = model_from_config(cfg)
-    missing, unexpected = model.load_state_dict(model_state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(model_state, strict=False)
+    except RuntimeError as e:  # a tensor of the wrong shape: torch lists them all, the first says enough
+        first = next((line.strip() for line in str(e).splitlines() if "size mismatch" in line), str(e).splitlines()[0])
+        raise ValueError(f"{path}: the weights do not fit a {cfg.backbone} regression model ({first[:160]}).") from None
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
         raise ValueError(f"{path}: the weights do not fit a {cfg.backbone} regression model ({len(missing)} missing, "

@@ -224,4 +224,11 @@ def test_wrong_or_truncated_files_get_one_sentence(tmp_path):
         torch.save(broken, tmp_path / "broken.pth")
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
             import_weights(str(tmp_path / "broken.pth"), "official", str(tmp_path / "broken.pt"))
+    broken = {**state, "preact.conv1.weight": torch.zeros(64, 3, 5, 5)}  # a conv of the wrong shape (RuntimeError before)
+    torch.save(broken, tmp_path / "broken.pth")
+    with pytest.raises(ValueError, match=r"do not fit a resnet18 regression model \(size mismatch for features.0.weight"):
+        import_weights(str(tmp_path / "broken.pth"), "official", str(tmp_path / "broken.pt"))
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="lies under .*a_file, which is a file; choose another --out"):
+        import_weights(str(path), "official", str(tmp_path / "a_file" / "x.pt"))  # refused before reading the file
     assert not (tmp_path / "broken.pt").exists() and not (tmp_path / "x.pt").exists()
