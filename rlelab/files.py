@@ -200,7 +200,7 @@ def _checked_array(raw, dtype, shape, fortran=False):
 class _Array:
     """numpy's _reconstruct(ndarray, ...) then its state: becomes a checked copy (``_checked_array``)."""
 
-    def __init__(self, *args):
+    def __init__(self, *args):  # numpy's (ndarray, shape, b"b"): the real content comes with the state
         self.array = None
 
     def __setstate__(self, state):
@@ -215,7 +215,7 @@ def _scalar(dtype, raw):
 
 
 def _frombuffer(buf, dtype, shape, order):  # pickle protocol 5's form of an array
-    return _checked_array(buf, dtype if isinstance(dtype, _Dtype) else None, shape, order == "F")
+    return _checked_array(buf, dtype, shape, order == "F")
 
 
 def _resolve(obj):
@@ -235,13 +235,13 @@ class _NumpyUnpickler(pickle.Unpickler):
     """Only numpy arrays of plain numbers, rebuilt here from their bytes (numpy's own rebuild trusts the file's
     dtype, and a crafted one reads memory it should not), and plain containers."""
 
-    STAND_INS = {"_reconstruct": lambda *args: _Array(), "ndarray": None, "dtype": _Dtype, "scalar": _scalar,
-                 "_frombuffer": _frombuffer}
+    STAND_INS = {"_reconstruct": _Array, "ndarray": _Array, "dtype": _Dtype, "scalar": _scalar,
+                 "_frombuffer": _frombuffer}  # ndarray: only passed to _reconstruct, never built
     MODULES = ("numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric", "numpy._core.numeric")
 
     def find_class(self, module, name):
         if module in self.MODULES and name in self.STAND_INS:
-            return self.STAND_INS[name] or _Array
+            return self.STAND_INS[name]
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if (module, name) == ("_codecs", "encode"):  # protocol 2's bytes: latin-1 text back to bytes

@@ -98,15 +98,14 @@ def read_mmpose(path, cameras=None):
     try:
         with np.load(path) as npz:  # each array once: an NpzFile decompresses a member on every access
             data = {k: npz[k] for k in npz.files}
-        cams = load_numpy_pickle(cameras)
     except FileNotFoundError as e:
         raise ValueError(f"{e.filename}: not found; mmpose's Human3.6M form is an npz and cameras.pkl beside it.") from None
-    except ValueError as e:
-        if str(e).startswith(str(cameras)):  # load_numpy_pickle's own sentence
-            raise
-        raise ValueError(f"{path}: not a readable npz file ({type(e).__name__}); write it with numpy.savez.") from None
     except Exception as e:  # noqa: BLE001 - a corrupt zip, an npz of pickled objects
         raise ValueError(f"{path}: not a readable npz file ({type(e).__name__}); write it with numpy.savez.") from None
+    try:
+        cams = load_numpy_pickle(cameras)  # its own sentence for anything but a missing file
+    except FileNotFoundError as e:
+        raise ValueError(f"{e.filename}: not found; mmpose's Human3.6M form is an npz and cameras.pkl beside it.") from None
     missing = [k for k in ("imgname", "center", "scale", "part", "S") if k not in data]
     if missing:
         raise ValueError(f"{path}: no {', '.join(missing)}; mmpose's Human3.6M npz has imgname, center, scale, part, S.")
