@@ -1,5 +1,9 @@
-"""What the app's pages share: finding and caching checkpoints, reading uploads, drawing poses."""
+"""What the app's pages (``views/``) share, so that no page imports another: finding and caching checkpoints,
+choosing a picture and its person boxes, running a model on them, drawing poses."""
+import json
 import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -8,16 +12,20 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from rlelab.losses import LOSSES, density_grid
+from rlelab import detect
 from rlelab.checkpoints import load_checkpoint
+from rlelab.inference import predict_image, read_image
+from rlelab.losses import LOSSES, density_grid
 from rlelab.tasks import TASKS
+from rlelab.tasks.coco import LAYOUT as COCO_LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 DEFAULTS = {"rle": DATA / "synthpose_res18_rle.pt", "l1": DATA / "synthpose_res18_l1.pt"}
 DISPLAY_SIDE = 1600  # larger pictures are shown and processed at this long side
 REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200\n"
-             "python -m rlelab train --config configs/synthpose_res18_rle.yaml\n"
+             "python -m rlelab train --config configs/synthpose_res18_rle.yaml --standardize=false --warmup_steps=0 "
+             "--sigma_init=0.5 --grad_clip=null  # the shipped model's start\n"
              "python -m rlelab export --checkpoint runs/synthpose_res18_rle/last.pt --out data/synthpose_res18_rle.pt")
 
 
@@ -60,14 +68,13 @@ def pick_checkpoint(label, default_kind, key):
 
 
 RELEASED = {"official": "the authors' released RLE model", "mmpose": "mmpose's released RLE model"}
-PHOTOS = {"coco": "COCO train2017", "mpii": "MPII"}
 
 
 def trained_on(cfg, about):
     """(whether the model has seen drawn people only, a sentence on what it was trained on)."""
     source = about.get("source")
     if source:
-        return False, f"{RELEASED.get(source['format'], source['format'])} ({source['file']}), trained on {PHOTOS.get(cfg.task, cfg.task)} photos"
+        return False, f"{RELEASED.get(source['format'], source['format'])} ({source['file']}), trained on {TASKS[cfg.task].photos} photos"
     synthetic = "synth" in Path(cfg.data).name.lower()  # SynthPose / Synth3D folders, as their commands name them
     return synthetic, f"trained here on {cfg.data}" + (": drawn figures, not one photo" if synthetic else "")
 
@@ -166,3 +173,160 @@ def sigma_figure(pred, layout, height=360):
     fig.update_layout(barmode="group", height=height, yaxis_title="σ̂ (fraction of the crop)", margin=dict(t=10),
                       legend=dict(orientation="h", y=1.12), xaxis_tickangle=-45)
     return fig
+
+
+SAMPLES = sorted(DATA.glob("samples/*.jpg"))
+REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"  # photos with COCO's annotations, where present
+
+
+@dataclass
+class Picture:
+    image: np.ndarray  # RGB, at most DISPLAY_SIDE on the long side
+    name: str
+    photo: bool  # a photograph (an upload, a real sample), not one of SynthPose's drawn figures
+    truth: list = field(default_factory=list)  # annotated people: keypoints (K, 3) of ``layout`` in the picture's pixels
+    boxes: list = field(default_factory=list)  # their boxes [x, y, w, h]
+    areas: list = field(default_factory=list)  # their areas in pixels (OKS's scale)
+    layout: object = COCO_LAYOUT  # the joints of ``truth`` (the real samples are COCO's)
+
+
+@st.cache_data(show_spinner=False)
+def real_samples():
+    """{file name: [(box, keypoints (17, 3), area), ...]} of the real COCO samples' people with a labelled joint ({}
+    without ../shared)."""
+    try:
+        data = json.loads((REAL_COCO / "test_coco.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    names = {im["id"]: im["file_name"] for im in data["images"]}
+    people = {}
+    for ann in data["annotations"]:
+        if ann.get("num_keypoints", 0) > 0 and (REAL_COCO / names[ann["image_id"]]).exists():
+            people.setdefault(names[ann["image_id"]], []).append((ann["bbox"], np.reshape(ann["keypoints"], (17, 3)),
+                                                                  ann["area"]))
+    return people
+
+
+def choose_image(key):
+    """The picture: an upload, a shipped SynthPose sample or a real COCO sample with its annotations (None and a
+    message if it cannot be read)."""
+    source = st.radio("picture", ["sample", "upload"], horizontal=True, key=f"{key}_source")
+    truth = []
+    if source == "upload":
+        upload = st.file_uploader("a JPEG or PNG; drag a box around each person on it", type=["jpg", "jpeg", "png"],
+                                  key=f"{key}_upload")
+        if upload is None:
+            st.info("Upload a picture, or switch to a sample.")
+            return None
+        data, name, photo = upload.getvalue(), upload.name, True
+    else:
+        real = real_samples()
+        options = [(p.name, "SynthPose, drawn") for p in SAMPLES] + [(n, "COCO val2017, a real photo") for n in sorted(real)]
+        if not options:
+            st.warning("No sample pictures in data/samples/; upload one instead.")
+            return None
+        name, _ = st.selectbox("sample", options, format_func=lambda o: f"{o[0]} ({o[1]})", key=f"{key}_sample")
+        photo = name in real
+        data = (REAL_COCO / name if photo else DATA / "samples" / name).read_bytes()
+        truth = real.get(name, []) if photo else []
+    try:
+        image = read_image(data, name, max_side=DISPLAY_SIDE)
+    except ValueError as e:
+        st.error(str(e))
+        return None
+    image, factor = shrink(image)
+    if factor < 1:
+        st.caption(f"{name} is large: shown and processed at {image.shape[1]} x {image.shape[0]} pixels.")
+    return Picture(image, name, photo, [k * [factor, factor, 1] for _, k, _ in truth],
+                   [(np.asarray(b) * factor).tolist() for b, _, _ in truth], [a * factor ** 2 for _, _, a in truth])
+
+
+@st.cache_data(show_spinner="finding the people (MediaPipe) ...", max_entries=16)
+def found_people(image):
+    """MediaPipe's people on a picture (``rlelab.detect.find_people``), once per picture."""
+    return detect.find_people(image)
+
+
+BOX_SOURCES = {"annotated": "the annotations", "found": "MediaPipe's detector", "whole": "the whole picture"}
+
+
+def choose_boxes(picture, key):
+    """(person boxes, the chart's key, how they were chosen): the rectangles dragged on the picture, else a typed
+    box, else the source picked: the annotated people's boxes (real samples), the people MediaPipe finds (photos)
+    or the whole picture (SynthPose's samples, already cropped around their person)."""
+    h, w = picture.image.shape[:2]
+    chart = f"{key}_chart_{picture.name}_{w}x{h}"  # another picture starts without a selection
+    state = st.session_state.get(chart)
+    dragged = boxes_from_selection(state["selection"] if state else None, w, h)
+    typed_key = f"{key}_typed_{picture.name}_{w}x{h}"
+    with st.expander("type a person box instead"):
+        with st.form(f"{key}_form_{w}x{h}", border=False):
+            c = st.columns(4)
+            x = c[0].number_input("x", 0, w - 1, 0)
+            y = c[1].number_input("y", 0, h - 1, 0)
+            bw = c[2].number_input("width", 1, w, w)
+            bh = c[3].number_input("height", 1, h, h)
+            if st.form_submit_button("use this box", key=f"{key}_use_box"):
+                st.session_state[typed_key] = [x, y, bw, bh]
+    sources = (["annotated"] if picture.boxes else []) + (["found"] if picture.photo else []) + ["whole"]
+    source = sources[0] if len(sources) == 1 else st.radio(
+        "person boxes from", sources, format_func=BOX_SOURCES.get, horizontal=True, key=f"{key}_boxes_{picture.name}")
+    if dragged:
+        return dragged, chart, "drawn"
+    if typed_key in st.session_state:
+        return [st.session_state[typed_key]], chart, "typed"
+    if source == "annotated":
+        return picture.boxes, chart, "annotated"
+    if source == "found":
+        if not detect.available():
+            st.info(detect.INSTALL)
+        elif people := found_people(picture.image):
+            return [p.box for p in people], chart, "found"
+        else:
+            st.info("MediaPipe found nobody on this picture: drag a box around each person on it.")
+    return [[0, 0, w, h]], chart, "whole"
+
+
+BOX_NOTE = {"drawn": "Person boxes drawn on the picture: {n}. Drag again to change them, double-click to clear.",
+            "typed": "The typed box; drag a box on the picture to change it.",
+            "annotated": "The boxes of the annotated people ({n}; dotted green: their annotated joints); drag a box to choose another.",
+            "found": "People found by MediaPipe's pose detector: {n} (the box of its landmarks grown by 10 % on each "
+                     "side); drag a box to choose another.",
+            "whole": "No person box yet, so the model sees the whole picture: drag a box around each person on it "
+                     "(the picture is in box-select mode)."}
+
+
+def run(path, image, box):
+    model, cfg, about, _ = load_model(path)
+    start = time.perf_counter()
+    try:
+        pred = predict_image(model, image, cfg.input_size, box=box, flip_pairs=TASKS[cfg.task].layout.flip_pairs)
+    except ValueError as e:
+        st.error(str(e))
+        return None, cfg, about
+    pred["seconds"] = time.perf_counter() - start
+    if pred["sigma_px"] is not None:  # mu_g = mu_hat + sigma_hat * bar_mu: the error's std is sigma_hat * std(bar_mu)
+        pred["bar_mu_std"] = about["error_std"]
+        pred["error_px"] = pred["sigma_px"] * pred["bar_mu_std"]
+    return pred, cfg, about
+
+
+def run_people(path, image, boxes):
+    """(the predictions of the boxes that could be read, config, about) of one model on a picture."""
+    results = [run(path, image, box) for box in boxes]
+    return [pred for pred, _, _ in results if pred is not None], results[0][1], results[0][2]
+
+
+def warn_if_unseen(picture, models):
+    """Say it once, before anything is read into the joints: the models of drawn figures among ``models`` ({label:
+    (config, about)}) meeting a photograph."""
+    unseen = [label for label, (cfg, about) in models.items() if trained_on(cfg, about)[0]]
+    if not unseen or not picture.photo:
+        return
+    what = trained_on(*models[unseen[0]])[1]
+    who = ("This model has never" if len(models) == 1 else "Neither model has ever" if len(unseen) == len(models)
+           else f"The {unseen[0]} model has never")
+    st.warning(f"**{who} seen a photograph** ({what}). On this picture {'their' if len(unseen) > 1 else 'its'} "
+               "joints and σ̂ say how a model of drawn people answers a photo, not where this person's joints are; "
+               "σ̂ is not calibrated here either. For real pictures import the released COCO model (README, "
+               "\"Released weights\").", icon="⚠️")

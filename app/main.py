@@ -9,13 +9,11 @@ from pathlib import Path
 import streamlit as st
 
 st.set_page_config(page_title="rlelab", page_icon="🦴", layout="wide")
-if str(Path(__file__).parent) not in sys.path:  # `streamlit run` puts the pages' folder there; AppTest (1.60) does not
+if str(Path(__file__).parent) not in sys.path:  # `streamlit run` puts this folder there; AppTest (1.60) does not
     sys.path.insert(0, str(Path(__file__).parent))
 
-import page_3d  # noqa: E402  (after set_page_config)
-import page_densities  # noqa: E402
-import page_eq8  # noqa: E402
-import page_pose  # noqa: E402
+# a page a file in views/ (not pages/: Streamlit would list a pages/ folder as pages of its own), each with render()
+from views import compare, densities, eq8, lifting, pose  # noqa: E402  (after set_page_config)
 
 LABS = {  # the lab that explains each page (labs/, Jupyter); each lab ends by pointing back here
     "densities": "lab 04 (learned density shapes), after 01-02",
@@ -27,11 +25,11 @@ LABS = {  # the lab that explains each page (labs/, Jupyter); each lab ends by p
 ORDER = ("Suggested order: labs 01-02, then *Learned densities* and lab 04, lab 03 with *Eq. 8 term by term*, "
          "*Pose and sigma* and *Compare* with labs 06-07, lab 05 with *3-D lifting*, lab 08 last.")
 PAGES = {  # title: (address, page), open one directly with ?page=address
-    "Learned densities": ("densities", page_densities.render),
-    "Eq. 8 term by term": ("eq8", page_eq8.render_eq8),
-    "Pose and sigma": ("pose", page_pose.render_single),
-    "Compare L1 vs RLE": ("compare", page_pose.render_compare),
-    "3-D lifting": ("lifting", page_3d.render_lifting),
+    "Learned densities": ("densities", densities.render),
+    "Eq. 8 term by term": ("eq8", eq8.render),
+    "Pose and sigma": ("pose", pose.render),
+    "Compare L1 vs RLE": ("compare", compare.render),
+    "3-D lifting": ("lifting", lifting.render),
 }
 addresses = [address for address, _ in PAGES.values()]
 start = st.query_params.get("page", "densities")

@@ -21,10 +21,11 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import method  # noqa: E402
-from rlelab.data.coco import TopDownConfig  # noqa: E402
+from rlelab.topdown import TopDownConfig  # noqa: E402
 from rlelab.data.synth3d import Synth3DConfig, generate  # noqa: E402
-from rlelab.data.h36m import read_h36m  # noqa: E402
-from rlelab.evaluate import evaluate, mpjpe, pa_mpjpe  # noqa: E402
+from rlelab.tasks.h36m import read_h36m  # noqa: E402
+from rlelab.evaluate import evaluate  # noqa: E402
+from rlelab.tasks.h36m import mpjpe, pa_mpjpe  # noqa: E402
 from rlelab.files import atomic_write  # noqa: E402
 from rlelab.lifting import LiftConfig, train_lifting  # noqa: E402
 from rlelab.tasks import H36M  # noqa: E402

@@ -18,10 +18,10 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import method  # noqa: E402
-from rlelab.data.coco import TopDownConfig  # noqa: E402
+from rlelab.topdown import TopDownConfig  # noqa: E402
 from rlelab.evaluate import evaluate  # noqa: E402
 from rlelab.files import atomic_write  # noqa: E402
-from rlelab.tasks import MPII  # noqa: E402
+from rlelab.tasks import MPII, TASKS  # noqa: E402
 
 METRICS = ("PCKh", "PCKh@0.1", "AUC", "pearson")
 
@@ -69,7 +69,7 @@ def main():
     args = parser.parse_args()
     models = [load_checkpoint(path) for path in args.checkpoints]
     for path, (_, cfg, _) in zip(args.checkpoints, models):
-        if cfg.task != "mpii":
+        if TASKS[cfg.task] != MPII:
             sys.exit(f"error: {path} is a {cfg.task} model; this table scores MPII models (task: mpii).")
     input_size = models[0][1].input_size
     data = splits(args, input_size)

@@ -15,11 +15,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths  # noqa: E402
-from rlelab.evaluate import coco_ap, evaluate, predict_dataset, sigma_calibration  # noqa: E402
+from rlelab.tasks.coco import coco_paths, TopDownCOCO  # noqa: E402
+from rlelab.topdown import TopDownConfig  # noqa: E402
+from rlelab.tasks.coco import coco_ap  # noqa: E402
+from rlelab.evaluate import evaluate, predict_dataset, sigma_calibration  # noqa: E402
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import has_sigma  # noqa: E402
-from rlelab.data.keypoints import COCO  # noqa: E402
+from rlelab.tasks.coco import LAYOUT as COCO  # noqa: E402
 from rlelab.tasks import TASKS  # noqa: E402
 
 

@@ -18,8 +18,8 @@ REAL = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
 
 from rlelab import detect  # noqa: E402
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
-from rlelab.data.keypoints import COCO  # noqa: E402
-from rlelab.evaluate import matched_oks  # noqa: E402
+from rlelab.tasks.coco import LAYOUT as COCO  # noqa: E402
+from rlelab.tasks.coco import matched_oks  # noqa: E402
 from rlelab.inference import predict_image  # noqa: E402
 
 

@@ -111,8 +111,8 @@ def tables(args, base):
 
 def noise_ceiling(base):
     """AP and mean OKS of SynthPose's clean joints against its noisy labels: what a perfect model would score."""
-    from rlelab.data.coco import coco_paths
-    from rlelab.evaluate import coco_ap, confidence_oks
+    from rlelab.tasks.coco import coco_paths
+    from rlelab.tasks.coco import coco_ap, confidence_oks
 
     ann_file, _ = coco_paths(base.data, base.val_split)
     truth_file = os.path.join(os.path.dirname(ann_file), f"truth_{base.val_split}.json")
@@ -139,8 +139,10 @@ def ranking_table(args, base):
     with its own confidence (Eq. 9; L1 / L2 have no trained sigma_hat, so theirs is noise), with one constant
     score (no ranking) and with the true OKS as its score (the best ranking its joints allow).
     """
-    from rlelab.data.coco import TopDownCOCO, TopDownConfig, coco_paths
-    from rlelab.evaluate import coco_ap, confidence_oks, oks, predict_dataset
+    from rlelab.tasks.coco import coco_paths, TopDownCOCO
+    from rlelab.topdown import TopDownConfig
+    from rlelab.tasks.coco import coco_ap, confidence_oks, oks
+    from rlelab.evaluate import predict_dataset
     from rlelab.tasks import TASKS
     from rlelab.checkpoints import load_checkpoint
 

@@ -12,8 +12,10 @@ from PIL import Image  # noqa: E402
 
 import torch  # noqa: E402
 
-from rlelab.data.coco import IMAGENET_MEAN, IMAGENET_STD, TopDownCOCO, TopDownConfig  # noqa: E402
-from rlelab.data.keypoints import COCO_SKELETON  # noqa: E402
+from rlelab.crop import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from rlelab.tasks.coco import TopDownCOCO  # noqa: E402
+from rlelab.topdown import TopDownConfig  # noqa: E402
+from rlelab.tasks.coco import COCO_SKELETON  # noqa: E402
 from rlelab.data.synthpose import generate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -15,7 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
 
-from page_densities import SHIPPED, toy_configs  # noqa: E402
+from views.densities import SHIPPED, toy_configs  # noqa: E402
 from rlelab.files import atomic_write  # noqa: E402
 from rlelab.toys import fit, fit_state  # noqa: E402
 

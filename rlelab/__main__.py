@@ -94,10 +94,10 @@ def _eval(args):
     import os
 
     from .checkpoints import load_checkpoint, read_checkpoint
-    from .data.coco import TopDownConfig
     from .files import refuse_existing
     from .evaluate import evaluate, save_results
     from .tasks import TASKS
+    from .topdown import TopDownConfig
 
     ckpt = read_checkpoint(args.checkpoint)
     if ckpt.get("kind") == "lifting":
@@ -123,7 +123,7 @@ def _eval(args):
 
 
 def _eval_lifting(args, ckpt):
-    from .data.h36m import h36m_annotations, read_h36m
+    from .tasks.h36m import h36m_annotations, read_h36m
     from .lifting import evaluate_lifting, lifting_arrays, load_lifting
     from .losses import LOSSES
 
@@ -150,7 +150,8 @@ def _export(args):
 def _import_weights(args):
     from .released import import_weights
 
-    cfg = import_weights(args.file, args.format, args.out, input_size=args.input_size, overwrite=args.overwrite)
+    cfg = import_weights(args.file, args.format, args.out, input_size=args.input_size, overwrite=args.overwrite,
+                         task=args.task)
     _print_rows([("wrote", args.out), ("from", f"{args.format}: {args.file}"), ("task", cfg.task),
                  ("model", f"{cfg.backbone} + FC, RLE flow ({cfg.variant}'s bar_mu turned to rlelab's)"),
                  ("input", f"{cfg.input_size[0]}x{cfg.input_size[1]}"),
@@ -301,8 +302,9 @@ def build_parser():
     iw.add_argument("--format", required=True, choices=("official", "mmpose"),
                     help="official: Jeff-sjtu/res-loglikelihood-regression; mmpose: open-mmlab/mmpose's RLE configs")
     iw.add_argument("--out", required=True, help="the rlelab checkpoint to write, e.g. data/coco_res50_rle_official.pt")
-    iw.add_argument("--input-size", type=_size, help="HEIGHTxWIDTH the model was trained at (default: 256x192 for "
-                                                     "COCO's 17 joints, 256x256 for MPII's 16)")
+    iw.add_argument("--task", default="coco", choices=("coco", "mpii"), help="the data set the model was trained on")
+    iw.add_argument("--input-size", type=_size, help="HEIGHTxWIDTH the model was trained at (default: the task's, "
+                                                     "256x192 for COCO, 256x256 for MPII)")
     iw.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     iw.set_defaults(run=_import_weights)
 

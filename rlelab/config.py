@@ -2,6 +2,7 @@
 one sentence per mistake, and overridable on the command line (``--lr=3e-4``, as nanoGPT does)."""
 import dataclasses
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 
@@ -77,8 +78,9 @@ def _number(value):
     return value
 
 
-def load_config(path, **overrides):
-    """A TrainConfig from a YAML file; unknown keys and wrong types are refused with the key's name."""
+def read_yaml(path, seen=()):
+    """The fields of a YAML config; with ``base: OTHER.yaml`` (beside it) those of OTHER first, this file's over
+    them, so that a config that differs from another in its loss says just that."""
     try:
         with open(path) as f:
             raw = yaml.safe_load(f) or {}
@@ -90,6 +92,19 @@ def load_config(path, **overrides):
         raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]}).") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a config is a mapping of TrainConfig fields, got {type(raw).__name__}.")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base = os.path.join(os.path.dirname(path), str(base))
+    if os.path.realpath(base) in seen:
+        raise ValueError(f"{path}: base {base} names a config that is its own base; break the circle.")
+    return {**read_yaml(base, seen + (os.path.realpath(path),)), **raw}
+
+
+def load_config(path, **overrides):
+    """A TrainConfig from a YAML file (and its ``base``); unknown keys and wrong types are refused with the key's
+    name."""
+    raw = read_yaml(path)
     given = {k: v for k, v in overrides.items() if v is not None}
     raw.update(given)
     return make_config(raw, where=f"{path} with {', '.join(f'--{k}' for k in given)}" if given else path)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torchvision.ops import box_convert, box_iou
 
+from .tasks.coco import LAYOUT  # the joints of Person.keypoints
+
 # BlazePose's landmark index of each COCO joint (COCO_KEYPOINTS' order): nose, eyes, ears, shoulders, elbows,
 # wrists, hips, knees, ankles; its other 16 are the eyes' corners, the mouth, hands and feet.
 BLAZEPOSE_OF_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .data.coco import affine_matrix, box_to_center_scale, invert_affine, normalize_images, to_image_coordinates, warp
+from .crop import affine_matrix, box_to_center_scale, invert_affine, normalize_images, to_image_coordinates, warp
 from .models import predict
 
 MAX_PIXELS = 50_000_000  # 50 megapixels: a phone photo is 12-48

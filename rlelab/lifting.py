@@ -21,12 +21,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data.h36m import h36m_annotations, read_h36m
-from .data.keypoints import COCO_KEYPOINTS, H36M, TO_H36M
-from .evaluate import mpjpe, pa_mpjpe, pearson
+from .evaluate import pearson
 from .files import atomic_write, claim_folder
 from .flows import make_flow
 from .losses import LOSSES, confidence, sigma_hat_from_logits
+from .tasks.coco import COCO_KEYPOINTS
+from .tasks.coco import LAYOUT as COCO_LAYOUT
+from .tasks.h36m import LAYOUT as H36M
+from .tasks.h36m import TO_H36M, h36m_annotations, mpjpe, pa_mpjpe, read_h36m
 
 
 @dataclass
@@ -59,10 +61,13 @@ def lifting_input(pixels, f, c):
 
 def lifting_arrays(samples):
     """(inputs (N, 17, 2) of ``lifting_input``, targets (N, 16, 3) root-relative metres) of Human3.6M-form
-    samples (``rlelab.data.h36m.read_h36m``)."""
+    samples (``rlelab.tasks.h36m.read_h36m``)."""
     x = np.stack([lifting_input(s["keypoints"][:, :2], s["f"], s["c"]) for s in samples])
     y = np.stack([s["joint_cam"] for s in samples]) / 1000
     return x, (y - y[:, :1])[:, 1:]
+
+
+IMAGE_LAYOUT = COCO_LAYOUT  # the joints of the 2-D poses h36m_from_coco takes: a COCO-layout model's
 
 
 def h36m_from_coco(keypoints):

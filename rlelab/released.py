@@ -26,10 +26,10 @@ from .checkpoints import atomic_save
 from .config import TrainConfig, make_config
 from .files import load_data, refuse_existing
 from .models import BACKBONES
+from .tasks import TASKS
 
 FORMATS = ("official", "mmpose")
 OFFICIAL_PIXEL_MEAN = [0.406, 0.457, 0.480]  # rlepose's SimpleTransform: RGB / 255 minus these, no std
-TASK_OF_JOINTS = {17: ("coco", [256, 192]), 16: ("mpii", [256, 256])}  # the released models' tasks and inputs
 LAYERS = {(2, 2, 2, 2, False): "resnet18", (3, 4, 6, 3, False): "resnet34", (3, 4, 6, 3, True): "resnet50",
           (3, 4, 23, 3, True): "resnet101", (3, 8, 36, 3, True): "resnet152"}
 FLOW_NETS = {"s": "g", "t": "h"}  # the sources' scale and shift networks -> rlelab's g_k and h_k (Eq. 12)
@@ -105,7 +105,17 @@ def flow_state(state, prefix, path):
     return out
 
 
-def official_state(state, path):
+def check_joints(rows, per_joint, task, path, what):
+    """One sentence when the head's ``rows`` are not ``per_joint`` outputs for each of ``task``'s joints."""
+    joints = task.layout.num_joints
+    if rows != per_joint * joints:
+        tasks = ", ".join(f"{t.name} {t.layout.num_joints}" for t in TASKS.values() if t.dim == 2)
+        raise ValueError(f"{path}: {what} has {rows} rows, {rows / per_joint:g} joints x {per_joint}; the {task.name} "
+                         f"task has {joints} joints: import it with the --task of its joints ({tasks}).")
+    return joints
+
+
+def official_state(state, path, task):
     """(rlelab state dict, TrainConfig fields) of the authors' RegressFlow (rlepose/models/regression_nf.py)."""
     features, backbone = backbone_state(state, "preact.", path)
     if any(k.startswith("fcs.") for k in state):
@@ -113,9 +123,7 @@ def official_state(state, path):
                          "rlelab's head (one FC after the pooling).")
     coord_w = _take(state, "fc_coord.linear.weight", None, path)
     rows, channels = coord_w.shape
-    if rows not in (2 * k for k in TASK_OF_JOINTS):
-        raise ValueError(f"{path}: fc_coord has {rows} rows; the released models predict 17 (COCO) or 16 (MPII) joints x 2.")
-    joints = rows // 2
+    joints = check_joints(rows, 2, task, path, "fc_coord")
     coord_b = _take(state, "fc_coord.linear.bias", (rows,), path)
     sigma_w = _take(state, "fc_sigma.linear.weight", (rows, channels), path)
     sigma_b = _take(state, "fc_sigma.linear.bias", (rows,), path)
@@ -123,39 +131,40 @@ def official_state(state, path):
     fc_b = torch.cat([coord_b.view(joints, 2), sigma_b.view(joints, 2)], 1).reshape(4 * joints)
     model = {**features, "fc.weight": fc_w, "fc.bias": fc_b, **flow_state(state, "flow.", path)}
     return model, {"backbone": backbone, "variant": "official", "coord_norm": True, "pixel_mean": OFFICIAL_PIXEL_MEAN,
-                   "pixel_std": [1.0, 1.0, 1.0]}, joints
+                   "pixel_std": [1.0, 1.0, 1.0]}
 
 
-def mmpose_state(state, path):
+def mmpose_state(state, path, task):
     """(rlelab state dict, TrainConfig fields) of mmpose's RLE model (ResNet + GlobalAveragePooling + RLEHead)."""
     features, backbone = backbone_state(state, "backbone.", path)
     head = "head." if "head.fc.weight" in state else "keypoint_head."  # mmpose 1.x / 0.x
     fc_w = _take(state, head + "fc.weight", None, path)
     rows, channels = fc_w.shape
-    if rows not in (4 * k for k in TASK_OF_JOINTS):
-        raise ValueError(f"{path}: {head}fc has {rows} rows; the released models predict 17 (COCO) or 16 (MPII) joints x 4.")
-    joints = rows // 4
+    joints = check_joints(rows, 4, task, path, f"{head}fc")
     fc_b = _take(state, head + "fc.bias", (rows,), path).view(joints, 4).clone()
     fc_b[:, :2] -= 0.5  # [0, 1] of the crop -> [-0.5, 0.5]
     flow = next((p for p in (head + "loss_module.flow_model.", head + "loss.flow_model.") if p + "mask" in state),
                 head + "loss_module.flow_model.")
     model = {**features, "fc.weight": fc_w, "fc.bias": fc_b.reshape(rows), **flow_state(state, flow, path)}
-    return model, {"backbone": backbone, "variant": "mmpose"}, joints
+    return model, {"backbone": backbone, "variant": "mmpose"}
 
 
-def import_weights(path, fmt, out, input_size=None, overwrite=False):
-    """Write ``out``: an rlelab checkpoint of the released file ``path`` (``fmt``: official | mmpose). Returns
-    its TrainConfig. The model is loaded once before writing, so a file that does not fit is refused unwritten."""
+def import_weights(path, fmt, out, input_size=None, overwrite=False, task="coco"):
+    """Write ``out``: an rlelab checkpoint of the released file ``path`` (``fmt``: official | mmpose), a model of
+    ``task`` (its joints; its input size unless ``input_size``). Returns its TrainConfig. The model is loaded once
+    before writing, so a file that does not fit is refused unwritten."""
     from .checkpoints import model_from_config
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if task not in TASKS or TASKS[task].dim != 2:
+        raise ValueError(f"--task {task}: the released RLE models are 2-D; choose one of "
+                         f"{', '.join(n for n, t in TASKS.items() if t.dim == 2)}.")
     refuse_existing(out, overwrite, "--out")
     state = read_state(path)
-    model_state, fields, joints = (official_state if fmt == "official" else mmpose_state)(state, path)
-    task, size = TASK_OF_JOINTS[joints]
+    model_state, fields = (official_state if fmt == "official" else mmpose_state)(state, path, TASKS[task])
     cfg = make_config({**dataclasses.asdict(TrainConfig()), "task": task, "data": f"data/{task}",
-                       "input_size": list(input_size or size), "head": "regression", "loss": "rle", "q": "laplace",
+                       "input_size": list(input_size or TASKS[task].input_size), "head": "regression", "loss": "rle", "q": "laplace",
                        "standardize": False, "pretrained": None, "out": os.path.dirname(out) or ".", **fields},
                       where=path)
     model = model_from_config(cfg)

@@ -276,8 +276,7 @@ def keypoint_ap(y, mu_hat, score, tau=0.2):
     (n, dim); the person's area is set so that OKS = exp(-|y - mu_hat|^2 / (2 tau^2)): tau is the tolerance
     in label units (COCO's k_i * s). ``score`` (n,) ranks the persons. Returns the dict of ``coco_ap``.
     """
-    from .data.keypoints import COCO_KEYPOINTS, OKS_SIGMAS, PERSON_CATEGORY
-    from .evaluate import coco_ap
+    from .tasks.coco import COCO_KEYPOINTS, OKS_SIGMAS, PERSON_CATEGORY, coco_ap
 
     y, mu_hat = (torch.as_tensor(t, dtype=torch.float64).reshape(len(t), -1) for t in (y, mu_hat))
     if y.shape != mu_hat.shape or y.shape[1] > 2 or len(score) != len(y):

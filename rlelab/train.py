@@ -25,12 +25,12 @@ from tqdm.auto import tqdm
 
 from .checkpoints import atomic_save, model_from_config, read_checkpoint
 from .config import TrainConfig, changed_keys, make_config
-from .data.coco import TopDownConfig, normalize_images
-from .data.h36m import MixedH36M
 from .files import atomic_write, claim_folder
 from .losses import LOSSES
 from .models.heatmap import HeatmapModel, heatmap_loss
+from .crop import normalize_images
 from .tasks import TASKS
+from .topdown import TopDownConfig
 
 
 def init_backbone(model, cfg):
@@ -313,13 +313,9 @@ def _train(cfg, resume, progress, rank, world, device):
 
 
 def _training_data(cfg, task, rank, world):
-    """The task's training split (augmented per cfg) and its sampler over the processes."""
-    ann_file, image_dir = task.paths(cfg.data, cfg.train_split)
-    dataset = task.dataset(ann_file, image_dir, train_data_config(cfg), seed=cfg.seed)
-    if cfg.mix_2d is not None:
-        other = TASKS[cfg.mix_2d_task]
-        people_2d = other.dataset(*other.paths(cfg.mix_2d, cfg.train_split), train_data_config(cfg), seed=cfg.seed)
-        dataset = MixedH36M(dataset, people_2d)
+    """The task's training split (augmented per cfg, with the people the task mixes in) and its sampler over the
+    processes."""
+    dataset, ann_file = task.training_set(cfg, train_data_config(cfg))
     if len(dataset) == 0:
         raise ValueError(f"{ann_file}: no person box with a labelled joint; nothing to train on.")
     if len(dataset) < cfg.batch_size:

@@ -37,7 +37,7 @@ def test_density_page_opens_without_training_and_trains_other_settings_once():
     at.run()  # the default view (RLE, Gaussian, Laplace on the correlated law) comes from data/app_toy_fits.pt
     first = time.perf_counter() - start
     assert not at.exception
-    page = sys.modules["page_densities"]
+    page = sys.modules["views.densities"]
     assert page.SHIPPED.exists() and page.TRAINED == []  # nothing trained for the first visitor
     labels = [m.label for m in at.metric]
     assert labels == ["KL(true || rle)", "KL(true || gaussian)", "KL(true || laplace)"]

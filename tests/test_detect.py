@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from rlelab import detect
-from rlelab.data.keypoints import COCO_KEYPOINTS
-from rlelab.evaluate import matched_oks, oks
+from rlelab.tasks.coco import COCO_KEYPOINTS
+from rlelab.tasks.coco import matched_oks, oks
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"

@@ -120,7 +120,7 @@ def test_cameras_pkl_admits_numpy_arrays_and_plain_containers_only(tmp_path):
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"x": Payload(marker)}))
     with pytest.raises(ValueError, match="numpy.save.* data only"):
         files.load_numpy_pickle(tmp_path / "evil.pkl")
-    from rlelab.data.h36m import read_mmpose
+    from rlelab.tasks.h36m import read_mmpose
 
     np.savez(tmp_path / "h36m.npz", imgname=np.array(["S9_Walking.54138969_000001.jpg"]))
     with pytest.raises(ValueError, match="evil.pkl: not read"):  # the Human3.6M reader's path

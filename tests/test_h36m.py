@@ -14,12 +14,12 @@ import torch
 from scipy import stats
 
 from rlelab.camera import camera_to_pixel, look_at, pixel_to_camera, world_to_camera
-from rlelab.data.coco import TopDownConfig
-from rlelab.data.h36m import (DEPTH_RANGE_MM, TopDownH36M, h36m_annotations, h36m_paths, read_3dmppe, read_mmpose,
+from rlelab.topdown import TopDownConfig
+from rlelab.tasks.h36m import (DEPTH_RANGE_MM, TopDownH36M, h36m_annotations, h36m_paths, read_3dmppe, read_mmpose,
                               to_image_uvd)
-from rlelab.data.keypoints import H36M
+from rlelab.tasks.h36m import LAYOUT as H36M
 from rlelab.data.synth3d import ANGLES, NOISE_FACTOR, Synth3DConfig, generate, pose_body, sample_person
-from rlelab.evaluate import h36m_scores, mpjpe, pa_mpjpe, procrustes
+from rlelab.tasks.h36m import h36m_scores, mpjpe, pa_mpjpe, procrustes
 from rlelab.files import load_numpy_pickle
 from rlelab.flows import make_flow
 
@@ -402,7 +402,7 @@ def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):
 
 
 def test_coco_joints_become_h36m_joints_and_lift():
-    from rlelab.data.keypoints import COCO_KEYPOINTS
+    from rlelab.tasks.coco import COCO_KEYPOINTS
     from rlelab.lifting import LiftingModel, error_scale, h36m_from_coco, lift_pose
 
     coco = np.random.default_rng(0).uniform(0, 200, (17, 3))
@@ -441,8 +441,8 @@ def synth_mpii(tmp_path_factory):
 
 def _mixed_people(h36m, people_2d):
     """Each 2-D person as the mixed set gives it, beside the sample of its own data set."""
-    from rlelab.data.h36m import MixedH36M
-    from rlelab.data.keypoints import TO_H36M
+    from rlelab.tasks.h36m import MixedH36M
+    from rlelab.tasks.h36m import TO_H36M
 
     mixed = MixedH36M(h36m, people_2d)
     assert len(mixed) == len(h36m) + len(people_2d)
@@ -462,7 +462,7 @@ def _check_mapped(got, own, sources):
 
 
 def test_2d_people_join_h36m_training_as_joints_without_depth(synth3d, synth_mpii):
-    from rlelab.data.mpii import TopDownMPII, mpii_paths
+    from rlelab.tasks.mpii import mpii_paths, TopDownMPII
 
     cfg = TopDownConfig(input_size=(64, 64), augment=True, heatmaps=False)
     h36m = TopDownH36M(*h36m_paths(synth3d, "train"), cfg, seed=1)
@@ -473,7 +473,7 @@ def test_2d_people_join_h36m_training_as_joints_without_depth(synth3d, synth_mpi
         mpii = dict(zip(people.layout.keypoints, own["joints"]))  # by name: a flip has already swapped both sides
         for h, m in (("neck", "upper_neck"), ("head", "head_top"), ("left_wrist", "left_wrist"), ("thorax", "thorax")):
             assert (names[h] == mpii[m]).all()
-    from rlelab.data.h36m import MixedH36M
+    from rlelab.tasks.h36m import MixedH36M
     mixed = MixedH36M(h36m, people)
     mixed.epoch = 3  # both parts draw their augmentation from the epoch
     assert h36m.epoch == people.epoch == 3
@@ -486,8 +486,8 @@ def test_2d_people_join_h36m_training_as_joints_without_depth(synth3d, synth_mpi
 @pytest.mark.skipif(not (REAL_MPII / "test_mpii.json").exists() or not (REAL_COCO / "test_coco.json").exists(),
                     reason="no real MPII / COCO samples in ../shared")
 def test_real_mpii_and_coco_people_join_h36m_training(synth3d):
-    from rlelab.data.coco import TopDownCOCO
-    from rlelab.data.mpii import TopDownMPII
+    from rlelab.tasks.coco import TopDownCOCO
+    from rlelab.tasks.mpii import TopDownMPII
 
     cfg = TopDownConfig(input_size=(64, 64), heatmaps=False)
     h36m = TopDownH36M(*h36m_paths(synth3d, "train"), cfg)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rlelab.data.keypoints import COCO
+from rlelab.tasks.coco import LAYOUT as COCO
 from rlelab.inference import predict_image, read_image
 from rlelab.models import build_model
 

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from rlelab.data.coco import TopDownConfig, to_image_coordinates
-from rlelab.data.keypoints import MPII
-from rlelab.data.mpii import TopDownMPII, mpii_paths
+from rlelab.topdown import TopDownConfig
+from rlelab.crop import to_image_coordinates
+from rlelab.tasks.mpii import LAYOUT as MPII
+from rlelab.tasks.mpii import mpii_paths, TopDownMPII
 from rlelab.data.synthpose import generate
-from rlelab.evaluate import head_sizes, mpii_scores, pckh
+from rlelab.tasks.mpii import head_sizes, mpii_scores, pckh
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real-samples" / "mpii"

@@ -10,10 +10,13 @@ import pytest
 import torch
 import yaml
 
-from rlelab.data.coco import TopDownCOCO, TopDownConfig, affine_matrix, apply_affine, coco_paths, gaussian_heatmaps
-from rlelab.data.keypoints import FLIP_PAIRS
+from rlelab.tasks.coco import coco_paths, TopDownCOCO
+from rlelab.topdown import gaussian_heatmaps, TopDownConfig
+from rlelab.crop import affine_matrix, apply_affine
+from rlelab.tasks.coco import FLIP_PAIRS
 from rlelab.data.synthpose import generate
-from rlelab.evaluate import coco_ap, confidence_oks, evaluate, oks
+from rlelab.tasks.coco import coco_ap, confidence_oks, oks
+from rlelab.evaluate import evaluate
 from rlelab.models import build_model, complexity, unflip
 from rlelab.models.heatmap import decode_heatmaps
 from rlelab.checkpoints import load_checkpoint

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 
 from rlelab.checkpoints import load_checkpoint
-from rlelab.data.coco import normalize_images
+from rlelab.crop import normalize_images
 from rlelab.released import OFFICIAL_PIXEL_MEAN, import_weights
 
 MMPOSE_MEAN, MMPOSE_STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]  # mmpose's data_preprocessor, 0-255
@@ -160,7 +160,10 @@ def test_official_regressflow_imports_to_the_same_joints_sigmas_and_density(tmp_
 @pytest.mark.parametrize("old_names", [False, True])
 def test_mmpose_rle_imports_to_the_same_joints_sigmas_and_density(tmp_path, old_names, capsys):
     path, forward, (state, flow) = mmpose_file(tmp_path, "resnet18", joints=16, old_names=old_names)
-    model, cfg, _ = imported(path, "mmpose", tmp_path)
+    with pytest.raises(ValueError, match=r"head.fc has 64 rows, 16 joints x 4; the coco task has 17 joints: import it "
+                                         r"with the --task of its joints \(coco 17, mpii 16\)"):
+        imported(path, "mmpose", tmp_path)
+    model, cfg, _ = imported(path, "mmpose", tmp_path, task="mpii")
     assert "warning" not in capsys.readouterr().out  # mmpose's meta (numpy arrays): read as inert data, no unsafe retry
     assert (cfg.task, cfg.backbone, cfg.input_size, cfg.variant, cfg.coord_norm) == ("mpii", "resnet18", [256, 256], "mmpose", False)
     assert cfg.pixel_mean is None  # mmpose normalizes as rlelab does
@@ -212,7 +215,8 @@ def test_wrong_or_truncated_files_get_one_sentence(tmp_path):
     with pytest.raises(ValueError, match="no backbone.conv1.weight, so no ResNet under 'backbone.'; check --format"):
         import_weights(str(path), "mmpose", str(tmp_path / "x.pt"))
     state = torch.load(path, weights_only=True)
-    for key, value, message in (("fc_coord.linear.weight", torch.zeros(30, 512), "fc_coord has 30 rows"),
+    for key, value, message in (("fc_coord.linear.weight", torch.zeros(30, 512), "fc_coord has 30 rows, 15 joints x 2; the "
+                                 "coco task has 17 joints: import it with the --task of its joints (coco 17, mpii 16)"),
                                 ("fc_sigma.linear.bias", torch.zeros(5), "fc_sigma.linear.bias has shape (5,), expected (34,)"),
                                 ("flow.mask", torch.ones(6, 2), "flow.mask is"),
                                 ("fc_coord.linear.bias", None, "no 'fc_coord.linear.bias'; check --format")):

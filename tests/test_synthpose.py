@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlelab.data.keypoints import COCO_KEYPOINTS
+from rlelab.tasks.coco import COCO_KEYPOINTS
 from rlelab.data.synthpose import SynthPoseConfig, generate
 
 

@@ -30,7 +30,7 @@ def synthpose_val(tmp_path_factory):
 @pytest.mark.parametrize("name", ["rle", "l1"])
 def test_the_shipped_coco_checkpoints_evaluate_as_before(synthpose_val, name):
     from rlelab.checkpoints import load_checkpoint
-    from rlelab.data.coco import TopDownConfig
+    from rlelab.topdown import TopDownConfig
     from rlelab.evaluate import evaluate
 
     model, cfg, _ = load_checkpoint(str(SHIPPED[name]))
@@ -86,3 +86,29 @@ def test_a_wrong_override_on_the_command_line_is_one_sentence():
         f"error: {ROOT / 'configs' / 'synthpose_mpii_res18_rle.yaml'} with --lr: lr must be float, got 'fast'.")
     out = run("--learning_rate=3")
     assert "unknown key(s) learning_rate" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_no_code_outside_a_task_asks_which_task_it_is():
+    """A task's properties live in its file (``rlelab/tasks/NAME.py``): nothing else compares a task's name with
+    one, or picks a task by its number of joints."""
+    import re
+
+    asks = re.compile(r"""(task|\.name)\s*[!=]=\s*["'](coco|mpii|h36m)["']|["'](coco|mpii|h36m)["']\s*[!=]=|"""
+                      r"""num_joints\s*[!=]=|\.task\s+(not\s+)?in\s""")
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for folder in ("rlelab", "app", "benchmarks", "docs") for path in sorted((ROOT / folder).rglob("*.py"))
+             if "tasks" not in path.relative_to(ROOT).parts[:2]
+             for n, line in enumerate(path.read_text().splitlines(), 1) if asks.search(line)]
+    assert not found, "ask the Task instead:\n" + "\n".join(found)
+    assert asks.search('if cfg.task == "coco":') and asks.search("if layout.num_joints == 17:")  # the pattern finds them
+
+
+def test_each_task_is_one_file_that_holds_its_parts():
+    import importlib
+
+    for task in TASKS.values():
+        module = importlib.import_module(f"rlelab.tasks.{task.name}")
+        assert module.TASK is task and module.LAYOUT is task.layout
+        for part in (task.paths, task.dataset, task.score):
+            assert part.__module__ == module.__name__, (task.name, part)
+        assert len(task.input_size) == 2 and task.photos

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from rlelab.data.coco import TopDownCOCO, coco_paths
+from rlelab.tasks.coco import coco_paths, TopDownCOCO
 from rlelab.data.synthpose import generate
 from rlelab.files import TEMP_SUFFIX
 from rlelab.config import load_config, make_config

@@ -185,7 +185,11 @@ def test_standardized_sigma_hat_follows_the_true_scale_where_eq_8s_climbs_to_the
 
 def test_uint8_crops_normalized_on_the_device_equal_the_float_crops_to_half_a_grey_level(synth):
     # the trainer's workers send uint8 crops (4x fewer bytes) and no heatmaps to a regression model
-    from rlelab.data.coco import IMAGENET_STD, TopDownCOCO, TopDownConfig, coco_paths, normalize_images
+    from rlelab.crop import IMAGENET_STD, normalize_images
+
+    from rlelab.tasks.coco import coco_paths, TopDownCOCO
+
+    from rlelab.topdown import TopDownConfig
 
     ann, images = coco_paths(synth, "train")
     plain = TopDownCOCO(ann, images, TopDownConfig(input_size=(64, 48), augment=True), seed=1)

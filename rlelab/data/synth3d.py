@@ -15,7 +15,7 @@ are clean, as Human3.6M's test labels are what every method is scored against. D
 keeps the clean joints and the noise. The 2-D joints (``keypoints_img``, ``part``) are the clean projections: what
 the picture shows, the input of the two-stage (lifting) model.
 
-Written in both forms the field uses (``rlelab.data.h36m`` reads either):
+Written in both forms the field uses (``rlelab.tasks.h36m`` reads either):
 
 - 3DMPPE's JSON: DIR/annotations/h36m_{split}.json: images and annotations with ``bbox``, ``cam_param``
   (R, t, f, c; X_cam = R X_world + t in mm), ``keypoints_world`` (17 x 3 mm), plus ``keypoints_img`` and
@@ -37,7 +37,7 @@ from PIL import Image, ImageDraw
 
 from ..camera import camera_to_pixel, look_at, world_to_camera
 from ..files import atomic_write, write_folder
-from .keypoints import H36M
+from ..tasks.h36m import LAYOUT as H36M
 from .synthpose import _background, _colors, _texture
 
 K = H36M.num_joints

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..files import atomic_write, write_folder
-from .keypoints import OKS_SIGMAS, PERSON_CATEGORY
+from ..tasks.coco import OKS_SIGMAS, PERSON_CATEGORY
 
 NOISE_LAWS = ("gaussian", "laplace", "student_t")
 LAYOUTS = ("coco", "mpii")

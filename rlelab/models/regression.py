@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data.coco import IMAGENET_MEAN, IMAGENET_STD
+from ..crop import IMAGENET_MEAN, IMAGENET_STD
 from ..flows import make_flow
 from ..losses import sigma_hat_from_logits
 

@@ -21,7 +21,7 @@ def terms(flow, q, mu_hat, sigma_hat, label):
     return dict(zip(TERMS, (-LOG_Q[q](bar_mu).sum(-1), -flow.log_prob(bar_mu), log_sigma)))
 
 
-def render_eq8():
+def render():
     st.title("Eq. 8, term by term")
     st.markdown(
         "RLE's loss for one joint (Eq. 8) is $-\\log Q(\\bar\\mu) - \\log G_\\phi(\\bar\\mu) + \\sum_d \\log\\hat\\sigma_d$ with "

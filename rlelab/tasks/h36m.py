@@ -1,5 +1,7 @@
-"""Human3.6M-form data in the two forms the field uses, for the single-stage model (a crop -> u, v and depth per
-joint) and the two-stage lifting model (2-D joints -> 3-D joints).
+"""The Human3.6M task: its 17 joints, its metric (MPJPE and PA-MPJPE in mm over the 17 joints after root
+alignment, Tables 8-10, 13), the paper's input (256 x 256), 2-D people mixed into its training (section 5), and
+its data in the two forms the field uses, for the single-stage model (a crop -> u, v and depth per joint) and the
+two-stage lifting model (2-D joints -> 3-D joints).
 
 - 3DMPPE's JSON (the RLE code's): {"images": [{id, file_name, width, height}], "annotations": [{image_id, bbox
   [x, y, w, h], cam_param {R, t, f, c} (X_cam = R X_world + t, mm), keypoints_world (17 x 3 mm)}]}; optional
@@ -18,12 +20,36 @@ import os
 import numpy as np
 import torch
 
-from ..camera import camera_to_pixel, world_to_camera
+from ..camera import camera_to_pixel, pixel_to_camera, world_to_camera
+from ..crop import to_image_coordinates
+from ..evaluate import pearson
 from ..files import load_numpy_pickle
-from .coco import TopDown, TopDownConfig, _load_json, to_image_coordinates
-from .keypoints import H36M, TO_H36M
+from ..topdown import TopDown, TopDownConfig, find_annotations, find_images, load_json
+from .coco import TASK as COCO
+from .mpii import TASK as MPII
+from .task import Layout, Task
 
-K = H36M.num_joints
+# Human3.6M's 17 joints in the order of its annotations (3DMPPE's, mmpose's, the RLE code's); 0-based
+H36M_KEYPOINTS = [
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "spine", "thorax",
+    "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+]
+LAYOUT = Layout("h36m", tuple(H36M_KEYPOINTS),
+                skeleton=((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11),
+                          (11, 12), (12, 13), (8, 14), (14, 15), (15, 16)),
+                flip_pairs=((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16)),
+                upper_body=tuple(range(7, 17)), lower_body=tuple(range(7)))
+
+# Human3.6M's joints from a 2-D layout's, for people with 2-D labels only mixed into 3-D training (the paper mixes
+# MPII into Human3.6M): for each Human3.6M joint the source joints whose mean it is, () where the layout has none.
+# By position: MPII's thorax (top of the sternum) is Human3.6M's thorax, its upper neck the neck, its head top the
+# head; COCO's pelvis and thorax are the means of the hips and of the shoulders (the RLE code's thorax).
+TO_H36M = {
+    "mpii": ((6,), (2,), (1,), (0,), (3,), (4,), (5,), (), (7,), (8,), (9,), (13,), (14,), (15,), (12,), (11,), (10,)),
+    "coco": ((11, 12), (12,), (14,), (16,), (11,), (13,), (15,), (), (5, 6), (), (), (5,), (7,), (9,), (6,), (8,), (10,)),
+}
+
+K = LAYOUT.num_joints
 DEPTH_RANGE_MM = 2000.0  # the depth target's unit, the RLE code's bbox_3d_shape
 
 
@@ -49,7 +75,7 @@ def _focal_and_centre(f, c, where):
 
 def read_3dmppe(path):
     """(images by id, samples) of a 3DMPPE-form JSON file."""
-    data = _load_json(path, "Human3.6M annotation file (3DMPPE's JSON form)")
+    data = load_json(path, "Human3.6M annotation file (3DMPPE's JSON form)")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise ValueError(f"{path}: a 3DMPPE-form file has 'images' and 'annotations'; is it mmpose's npz form instead?")
     images = {im["id"]: im for im in data["images"]}
@@ -152,7 +178,7 @@ class TopDownH36M(TopDown):
         if detections is not None:
             raise ValueError(f"{detections}: Human3.6M is scored on the annotated people's boxes; leave out the detections.")
         images, samples = read_h36m(ann_file)
-        super().__init__(H36M, samples, images, image_dir, ann_file, config or TopDownConfig(), seed)
+        super().__init__(LAYOUT, samples, images, image_dir, ann_file, config or TopDownConfig(), seed)
 
     def __getitem__(self, index):
         sample = super().__getitem__(index)
@@ -215,19 +241,75 @@ def to_image_uvd(joints, crop_to_image, input_size):
 def h36m_annotations(root, split):
     """The annotation file of one split: annotations/h36m_{split}.json (3DMPPE's form) or annotations/h36m_{split}.npz
     (mmpose's, cameras.pkl beside it)."""
-    for ext in ("json", "npz"):
-        ann = os.path.join(root, "annotations", f"h36m_{split}.{ext}")
-        if os.path.isfile(ann):
-            return ann
-    raise ValueError(f"{root}: no annotations/h36m_{split}.json or .npz; point to a Human3.6M-form data set (make "
-                     f"one with: python -m rlelab synth3d --out {root}).")
+    return find_annotations(root, [f"h36m_{split}.json", f"h36m_{split}.npz"],
+                            ("a Human3.6M-form data set", "python -m rlelab synth3d"))
 
 
 def h36m_paths(root, split):
     """(annotation file, image folder) of one split: ``h36m_annotations`` and images/{split}/ or images/."""
-    ann = h36m_annotations(root, split)
-    for image_dir in (os.path.join(root, "images", split), os.path.join(root, "images")):
-        if os.path.isdir(image_dir):
-            return ann, image_dir
-    raise ValueError(f"{root}: no image folder images/{split}/ or images/ beside the annotations (a data set made "
-                     "with --no-images serves the lifting model only).")
+    return find_images(root, [f"images/{split}", "images"], h36m_annotations(root, split),
+                       " (a data set made with --no-images serves the lifting model only)")
+
+
+def mix_2d(h36m, cfg, data_config):
+    """Human3.6M's training people and, with ``cfg.mix_2d``, the people of that 2-D data set (``MixedH36M``; its
+    task ``cfg.mix_2d_task`` is one whose joints ``TO_H36M`` maps)."""
+    if cfg.mix_2d is None:
+        return h36m
+    other = {task.name: task for task in (COCO, MPII)}[cfg.mix_2d_task]
+    return MixedH36M(h36m, other.dataset(*other.paths(cfg.mix_2d, cfg.train_split), data_config, seed=cfg.seed))
+
+
+def procrustes(pred, gt):
+    """pred (N, K, 3) moved onto gt by the similarity s R x + t (rotation, uniform scale, translation) of least
+    squares (Umeyama; a reflection is not allowed): the alignment of PA-MPJPE."""
+    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    mu_p, mu_g = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p0, g0 = pred - mu_p, gt - mu_g
+    u, s, vt = np.linalg.svd(np.swapaxes(p0, 1, 2) @ g0)  # (N, 3, 3): p0^T g0 = U S V^T
+    d = np.sign(np.linalg.det(u @ vt))  # -1: the best orthogonal map is a reflection; flip the last axis
+    s[:, -1] *= d
+    vt[:, -1] *= d[:, None]
+    rot = u @ vt  # x -> x R, with R = U V^T
+    scale = s.sum(1) / (p0**2).sum((1, 2)).clip(1e-12)
+    return scale[:, None, None] * p0 @ rot + mu_g
+
+
+def mpjpe(pred, gt, root=0):
+    """Mean per-joint position error (N,) in the units of the input, after moving both roots to the origin."""
+    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    return np.linalg.norm((pred - pred[:, root:root + 1]) - (gt - gt[:, root:root + 1]), axis=-1).mean(1)
+
+
+def pa_mpjpe(pred, gt):
+    """MPJPE (N,) after Procrustes alignment with scale (``procrustes``): the error of the pose's shape alone."""
+    return np.linalg.norm(procrustes(pred, gt) - np.asarray(gt, dtype=np.float64), axis=-1).mean(1)
+
+
+def h36m_scores(results, dataset):
+    """MPJPE and PA-MPJPE (mm) of single-stage results (x, y in pixels, depth relative to the root in mm, c per
+    joint) on a Human3.6M-form dataset, as the RLE code scores them: the depth is put back with the true root
+    depth, back-projected with the camera (``pixel_to_camera``), root-aligned; plus the Pearson correlation of
+    the score with -MPJPE (positive: a higher confidence goes with a smaller error). A person without a finite
+    result is refused, not scored: MPJPE has no value for a miss."""
+    if len(results) != len(dataset.samples):
+        raise ValueError(f"{dataset.ann_file}: {len(dataset.samples) - len(results)} of {len(dataset.samples)} people "
+                         "have no finite prediction; MPJPE cannot count a miss (the model diverged).")
+    pred, gt, score = [], [], []
+    for r in sorted(results, key=lambda r: r["ann_id"]):
+        s = dataset.samples[r["ann_id"]]
+        uvd = np.asarray(r["keypoints"], dtype=np.float64).reshape(-1, 4)[:, :3]
+        uvd[:, 2] += s["joint_cam"][0, 2]  # the root's true depth, as the RLE code
+        pred.append(pixel_to_camera(uvd, s["f"], s["c"]))
+        gt.append(s["joint_cam"])
+        score.append(r["score"])
+    pred, gt, score = np.stack(pred), np.stack(gt), np.asarray(score)
+    error = mpjpe(pred, gt)
+    metrics = {"MPJPE": float(error.mean()), "PA-MPJPE": float(pa_mpjpe(pred, gt).mean())}
+    metrics["pearson"] = pearson(score, -error)
+    return metrics
+
+
+TASK = Task("h36m", LAYOUT, dim=3, paths=h36m_paths, dataset=TopDownH36M, score=h36m_scores, metric="MPJPE",
+            metrics=("MPJPE", "PA-MPJPE", "pearson"), input_size=(256, 256), photos="Human3.6M", higher_is_better=False,
+            to_original=to_image_uvd, mix=mix_2d)

@@ -4,13 +4,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from common import DATA, ROOT, load_model, pick_checkpoint
-from page_pose import choose_boxes, choose_image, run
+from common import DATA, ROOT, choose_boxes, choose_image, load_model, pick_checkpoint, run
 from rlelab.camera import camera_to_pixel, world_to_camera
-from rlelab.data.keypoints import H36M
-from rlelab.data.synth3d import Synth3DConfig, render, sample_sequence
-from rlelab.evaluate import mpjpe, pa_mpjpe
-from rlelab.lifting import error_scale, h36m_from_coco, lift_pose, load_lifting
+from rlelab.data.synth3d import Synth3DConfig, sample_sequence
+from rlelab.data.synth3d import render as draw_frame
+from rlelab.tasks.h36m import LAYOUT as H36M
+from rlelab.tasks.h36m import mpjpe, pa_mpjpe
+from rlelab.lifting import IMAGE_LAYOUT, error_scale, h36m_from_coco, lift_pose, load_lifting
+from rlelab.tasks import TASKS
 
 LIFTING = DATA / "synth3d_lift_rle.pt"
 REPRODUCE = ("python -m rlelab synth3d --out data/synth3d_poses --n-train 2000 --n-val 250 --no-images\n"
@@ -34,7 +35,7 @@ def synth3d_person(seed, size=256):
     worlds, cam = sample_sequence(rng, 1, size)
     joint_cam = world_to_camera(worlds[0], cam["R"], cam["t"])
     pix = camera_to_pixel(joint_cam, cam["f"], cam["c"])
-    image, _ = render(rng, joint_cam, pix, cam["f"][0], Synth3DConfig(size=size, occluder_prob=0.0))
+    image, _ = draw_frame(rng, joint_cam, pix, cam["f"][0], Synth3DConfig(size=size, occluder_prob=0.0))
     return np.asarray(image), pix, cam, joint_cam
 
 
@@ -66,7 +67,7 @@ def skeleton_3d(mu, sigma, truth=None, scale=1.0, height=560):
     return fig
 
 
-def render_lifting():
+def render():
     st.title("3-D lifting and sigma along the depth")
     st.markdown(
         "The two-stage model of Table 8 lifts 17 2-D joints to 3-D (Martinez et al.'s fully connected network, "
@@ -96,8 +97,9 @@ def render_lifting():
             return
         image = picture.image
         _, cfg2d, _, _ = load_model(path)
-        if cfg2d.task != "coco":
-            st.warning(f"This 2-D model predicts {cfg2d.task}'s joints; pick a COCO model to feed the lifting model.")
+        if TASKS[cfg2d.task].layout != IMAGE_LAYOUT:
+            st.warning(f"This 2-D model predicts {cfg2d.task}'s joints; pick a model of {IMAGE_LAYOUT.name}'s joints to "
+                       "feed the lifting model.")
             return
         boxes, chart, how = choose_boxes(picture, "lift")
         pred, _, _ = run(path, image, boxes[0])

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from rlelab.data.coco import TopDownCOCO, TopDownConfig, apply_affine, to_image_coordinates
-from rlelab.data.keypoints import COCO_KEYPOINTS, FLIP_PAIRS
+from rlelab.tasks.coco import TopDownCOCO
+from rlelab.topdown import TopDownConfig
+from rlelab.crop import apply_affine, to_image_coordinates
+from rlelab.tasks.coco import COCO_KEYPOINTS, FLIP_PAIRS
 from rlelab.data.synthpose import generate
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-samples" / "coco"
