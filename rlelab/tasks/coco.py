@@ -51,51 +51,20 @@ def _check_detection(det, i, path):
 
 class TopDownCOCO(TopDown):
     """One sample per person box of a COCO keypoints file. ``detections``: a COCO results file of person boxes
-    (else ground truth)."""
+    (else ground truth). ``layout``: the joints of its keypoints, COCO's 17 unless another data set in COCO's JSON
+    form says otherwise."""
 
-    def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0):
+    def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0, layout=LAYOUT):
         config = config or TopDownConfig()
         coco = load_json(ann_file, "keypoint annotation file")
         for field in ("images", "annotations"):
             if field not in coco:
                 raise ValueError(f"{ann_file}: no '{field}' field; is it a COCO keypoint annotation file?")
         images = {im["id"]: im for im in coco["images"]}
-        samples = []
         if detections is None:
-            for ann in coco["annotations"]:
-                if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1:
-                    continue
-                kp = ann.get("keypoints")
-                if kp is None or len(kp) != 3 * K:
-                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {0 if kp is None else len(kp)} "
-                                     "keypoint values; COCO person keypoints need 17 x (x, y, v) = 51.")
-                if not (np.isfinite(np.asarray(kp, dtype=np.float64)).all() and len(ann["bbox"]) == 4
-                        and np.isfinite(np.asarray(ann["bbox"], dtype=np.float64)).all()):
-                    raise ValueError(f"{ann_file}: annotation {ann.get('id')} (image {ann.get('image_id')}) has a keypoint "
-                                     "or box value that is not a finite number; fix or remove it.")
-                x, y, w, h = ann["bbox"]
-                if w < 1 or h < 1 or max(kp[2::3]) == 0:
-                    if w < 1 or h < 1:
-                        warnings.warn(f"{ann_file}: annotation {ann.get('id')} has an empty box {ann['bbox']}; skipped.")
-                    continue  # COCO's own top-down pipelines skip boxes without labelled joints too
-                samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
-                                "keypoints": np.array(kp, dtype=np.float64).reshape(K, 3)})
+            samples = _annotated_people(coco["annotations"], ann_file, layout.num_joints)
         else:
-            dets = load_json(detections, "detection results file")
-            if not isinstance(dets, list):
-                raise ValueError(f"{detections}: a COCO detection results file is a list of boxes, got {type(dets).__name__}.")
-            tiny = 0
-            for i, det in enumerate(dets):
-                _check_detection(det, i, detections)
-                if det.get("category_id", 1) != 1 or det["score"] < config.det_score_threshold:
-                    continue
-                if det["bbox"][2] < 1 or det["bbox"][3] < 1:
-                    tiny += 1
-                    continue
-                samples.append({"image_id": det["image_id"], "box": det["bbox"], "score": det["score"],
-                                "ann_id": -1, "keypoints": np.zeros((K, 3))})
-            if tiny:
-                warnings.warn(f"{detections}: {tiny} person boxes narrower or lower than 1 pixel skipped.")
+            samples = _detected_people(detections, config.det_score_threshold, layout.num_joints)
         missing = {s["image_id"] for s in samples} - set(images)
         if missing:
             raise ValueError(f"{ann_file}: boxes refer to image ids {sorted(missing)[:5]} that are not in 'images'.")
@@ -103,7 +72,51 @@ class TopDownCOCO(TopDown):
         if twice:
             twice = twice[:5]
             raise ValueError(f"{ann_file}: annotation ids {twice} are used more than once; each annotation needs its own id.")
-        super().__init__(LAYOUT, samples, images, image_dir, ann_file, config, seed)
+        super().__init__(layout, samples, images, image_dir, ann_file, config, seed)
+
+
+def _annotated_people(annotations, ann_file, k):
+    """The samples of the people of ``annotations`` (k keypoints each) with a box and a labelled joint."""
+    samples = []
+    for ann in annotations:
+        if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1:
+            continue
+        kp = ann.get("keypoints")
+        if kp is None or len(kp) != 3 * k:
+            raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {0 if kp is None else len(kp)} "
+                             f"keypoint values; its person keypoints need {k} x (x, y, v) = {3 * k}.")
+        if not (np.isfinite(np.asarray(kp, dtype=np.float64)).all() and len(ann["bbox"]) == 4
+                and np.isfinite(np.asarray(ann["bbox"], dtype=np.float64)).all()):
+            raise ValueError(f"{ann_file}: annotation {ann.get('id')} (image {ann.get('image_id')}) has a keypoint "
+                             "or box value that is not a finite number; fix or remove it.")
+        x, y, w, h = ann["bbox"]
+        if w < 1 or h < 1 or max(kp[2::3]) == 0:
+            if w < 1 or h < 1:
+                warnings.warn(f"{ann_file}: annotation {ann.get('id')} has an empty box {ann['bbox']}; skipped.")
+            continue  # COCO's own top-down pipelines skip boxes without labelled joints too
+        samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
+                        "keypoints": np.array(kp, dtype=np.float64).reshape(k, 3)})
+    return samples
+
+
+def _detected_people(detections, threshold, k):
+    """The samples of the person boxes of a COCO results file scoring at least ``threshold``."""
+    dets = load_json(detections, "detection results file")
+    if not isinstance(dets, list):
+        raise ValueError(f"{detections}: a COCO detection results file is a list of boxes, got {type(dets).__name__}.")
+    samples, tiny = [], 0
+    for i, det in enumerate(dets):
+        _check_detection(det, i, detections)
+        if det.get("category_id", 1) != 1 or det["score"] < threshold:
+            continue
+        if det["bbox"][2] < 1 or det["bbox"][3] < 1:
+            tiny += 1
+            continue
+        samples.append({"image_id": det["image_id"], "box": det["bbox"], "score": det["score"],
+                        "ann_id": -1, "keypoints": np.zeros((k, 3))})
+    if tiny:
+        warnings.warn(f"{detections}: {tiny} person boxes narrower or lower than 1 pixel skipped.")
+    return samples
 
 
 def coco_paths(root, split):
