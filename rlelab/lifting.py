@@ -29,6 +29,7 @@ from .tasks.coco import COCO_KEYPOINTS
 from .tasks.coco import LAYOUT as COCO_LAYOUT
 from .tasks.h36m import LAYOUT as H36M
 from .tasks.h36m import TO_H36M, h36m_annotations, mpjpe, pa_mpjpe, read_h36m
+from .train import train_step
 
 
 @dataclass
@@ -214,9 +215,13 @@ def _train_lifting(cfg, progress):
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, cfg.lr_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)  # fp32: a few MB of joints
     xt, yt = (torch.as_tensor(a, dtype=torch.float32, device=device) for a in (x, y))
+    visible = torch.ones(yt.shape[:2], device=device)  # every joint of every pose is labelled
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
+    # The image trainer's step (rlelab.train.train_step: the loss of rlelab.losses, clipping, the Step it returns);
+    # the epoch is this loop: the whole data set is two arrays already on the device, no loader, workers or DDP.
     for epoch in tqdm(range(cfg.epochs), desc=f"lift {cfg.loss}", disable=not progress):
         total = 0.0
         order = torch.randperm(len(xt), generator=gen).to(device)
@@ -224,15 +229,11 @@ def _train_lifting(cfg, progress):
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2:
                 break  # batch norm needs two
-            out = model(xt[idx])
-            loss = spec(out["mu_hat"], out["sigma_hat"], yt[idx], **spec.kwargs(cfg, model.flow)).loss
-            if not torch.isfinite(loss):
+            batch = {"image": xt[idx], "joints": yt[idx], "target_weight": visible[idx]}  # "image": the model's input
+            step = train_step(model, batch, cfg, opt, scaler, amp=None)
+            if not torch.isfinite(step.loss):
                 raise ValueError(f"lift: the {cfg.loss} loss is not finite at epoch {epoch + 1}; lower the lr.")
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            total += loss.item() * len(idx)
+            total += step.loss.item() * len(idx)
         sched.step()
         history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, spec.has_sigma)})
     model.cpu()

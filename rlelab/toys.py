@@ -351,6 +351,8 @@ def fit(config=None, progress=False, callback=None, **overrides):
     every = c.eval_every or max(1, c.steps // 20)
     gen = torch.Generator().manual_seed(c.seed + 1)
     bar = tqdm(range(1, c.steps + 1), desc=f"{c.loss} on {c.law}", disable=not progress)
+    # The toys keep their own ten-line loop (not rlelab.train's): it is the lesson, read in lab 01 as written,
+    # with a flow learning rate of its own and a cosine schedule; nothing here has images, batches or checkpoints.
     for step in bar:
         idx = torch.randint(0, c.n_train, (c.batch_size,), generator=gen)
         loss = result.loss(*model(x[idx]), y[idx])
