@@ -2,7 +2,7 @@
 what MediaPipe's detector and pose model (rlelab.detect) find there. python benchmarks/real_photos.py
 
 For each annotated person (12 on 4 photos), the best OKS any predicted person reaches with them (0 when nobody
-was predicted near; rlelab.evaluate.matched_oks), averaged: the shipped L1 and RLE models in the annotated
+was predicted near; rlelab.tasks.coco.matched_oks), averaged: the shipped L1 and RLE models in the annotated
 boxes and in the boxes MediaPipe finds, and MediaPipe's own 17 joints. Then the detector alone: the people it
 finds and the IoU of each found box with the annotated box it overlaps most. Prints a Markdown table.
 """

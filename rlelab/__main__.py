@@ -172,14 +172,11 @@ def _complexity(args):
             print(f"{backbone + ' ' + head:<24} {paper['params'] / 1e6:>8.1f}M {paper['macs'] / 1e9:>16.2f} {true['macs'] / 1e9:>13.2f}")
 
 
-def build_parser():
-    from .losses import RLE_VARIANTS
-    from .losses import LOSSES
+def _add_toy(sub):
+    from .losses import LOSSES, RLE_VARIANTS
     from .toys import LAWS, ORACLE, FitConfig
 
     d = FitConfig()
-    parser = argparse.ArgumentParser(prog="python -m rlelab", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
     toy = sub.add_parser("toy", help="fit a toy world whose noise law is known and score the learned density",
                          formatter_class=_Defaults)
     toy.add_argument("--law", choices=LAWS, default=d.law, help="law of the label noise eps")
@@ -207,6 +204,8 @@ def build_parser():
     toy.add_argument("--save", metavar="PATH", help="write the fitted model here (torch file)")
     toy.set_defaults(run=_toy)
 
+
+def _add_synthpose(sub):
     from .data.synthpose import LAYOUTS, NOISE_LAWS, SynthPoseConfig
 
     c = SynthPoseConfig()
@@ -225,6 +224,8 @@ def build_parser():
     sp.add_argument("--max-people", type=int, default=c.max_people, help="most people in one image")
     sp.set_defaults(run=_synthpose)
 
+
+def _add_synth3d(sub):
     from .data.synth3d import Synth3DConfig
 
     c3 = Synth3DConfig()
@@ -241,6 +242,8 @@ def build_parser():
     s3.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
     s3.set_defaults(run=_synth3d)
 
+
+def _add_lift(sub):
     from .lifting import LiftConfig
     from .losses import LOSSES
 
@@ -260,6 +263,8 @@ def build_parser():
     lf.add_argument("--quiet", action="store_true", help="no progress bar")
     lf.set_defaults(run=_lift)
 
+
+def _add_train(sub):
     tr = sub.add_parser("train", help="train a pose model from a YAML config (run under torchrun for DDP)")
     tr.add_argument("--config", required=True, help="YAML file of rlelab.config.TrainConfig fields (see configs/)")
     tr.add_argument("--out", help="override the config's output folder")
@@ -272,6 +277,8 @@ def build_parser():
     tr.epilog = ("Any other TrainConfig field overrides the config, its value read as YAML: --lr=3e-4 "
                  "--input_size='[128, 96]' --augment=false --max_steps_per_epoch 5.")
 
+
+def _add_eval(sub):
     ev = sub.add_parser("eval", help="the task's metrics of a checkpoint: COCO AP and the confidence-OKS correlation, "
                                      "MPII's PCKh@0.5, PCKh@0.1 and AUC, Human3.6M's MPJPE and PA-MPJPE",
                         formatter_class=_Defaults)
@@ -290,11 +297,17 @@ def build_parser():
     ev.add_argument("--overwrite", action="store_true", help="replace the results file if it exists (else it is refused)")
     ev.set_defaults(run=_eval)
 
+
+def _add_export(sub):
     ex = sub.add_parser("export", help="a small inference checkpoint (fp16 weights, no optimizer) for the app")
     ex.add_argument("--checkpoint", required=True, help="a .pt file written by `rlelab train`")
     ex.add_argument("--out", required=True, help="where to write it, e.g. data/synthpose_res18_rle.pt")
     ex.add_argument("--overwrite", action="store_true", help="replace --out if it exists (else it is refused)")
     ex.set_defaults(run=_export)
+
+
+def _add_import_weights(sub):
+    from .tasks import TASKS
 
     iw = sub.add_parser("import-weights", help="a released RLE model (the authors' RegressFlow or mmpose's) as an "
                                                "rlelab checkpoint for eval, the app and the labs", formatter_class=_Defaults)
@@ -302,16 +315,27 @@ def build_parser():
     iw.add_argument("--format", required=True, choices=("official", "mmpose"),
                     help="official: Jeff-sjtu/res-loglikelihood-regression; mmpose: open-mmlab/mmpose's RLE configs")
     iw.add_argument("--out", required=True, help="the rlelab checkpoint to write, e.g. data/coco_res50_rle_official.pt")
-    iw.add_argument("--task", default="coco", choices=("coco", "mpii"), help="the data set the model was trained on")
+    iw.add_argument("--task", default="coco", choices=[name for name, task in TASKS.items() if task.dim == 2],
+                    help="the data set the model was trained on")
     iw.add_argument("--input-size", type=_size, help="HEIGHTxWIDTH the model was trained at (default: the task's, "
                                                      "256x192 for COCO, 256x256 for MPII)")
     iw.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     iw.set_defaults(run=_import_weights)
 
+
+def _add_complexity(sub):
     cx = sub.add_parser("complexity", help="parameters and GMACs of the regression and heatmap models (Table 5)")
     cx.add_argument("--backbones", nargs="*", help="resnet18 ... resnet152 (default resnet50)")
     cx.add_argument("--size", type=_size, default=(256, 192), help="input HEIGHTxWIDTH")
     cx.set_defaults(run=_complexity)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m rlelab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_toy, _add_synthpose, _add_synth3d, _add_lift, _add_train, _add_eval, _add_export,
+                _add_import_weights, _add_complexity):
+        add(sub)
     return parser
 
 

@@ -113,6 +113,14 @@ def load_config(path, **overrides):
 def make_config(raw, where="config"):
     """A TrainConfig from a dict of its fields (a YAML file's, a checkpoint's), each value checked; ``where``
     names the source in the one sentence a mistake gets."""
+    cfg = _typed_config(raw, where)
+    _check_model(cfg, where)
+    _check_training(cfg, where)
+    return cfg
+
+
+def _typed_config(raw, where):
+    """The TrainConfig of ``raw``, refused for an unknown key or a value of the wrong type."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
@@ -129,6 +137,11 @@ def make_config(raw, where="config"):
                    for t in allowed):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
             raise ValueError(f"{where}: {f.name} must be {names}, got {value!r}.")
+    return cfg
+
+
+def _check_model(cfg, where):
+    """The task, the model and its input: known choices that fit together."""
     choices = {"task": tuple(TASKS), "head": ("regression", "heatmap"), "loss": tuple(LOSSES), "q": tuple(LOG_Q),
                "variant": RLE_VARIANTS, "backbone": BACKBONES, "norm": NORMS, "amp": AMP}
     for name, allowed in choices.items():
@@ -155,6 +168,10 @@ def make_config(raw, where="config"):
         raise ValueError(f"{where}: the heatmap head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim}.")
     if len(cfg.input_size) != 2 or not all(isinstance(v, int) and v >= 32 for v in cfg.input_size):
         raise ValueError(f"{where}: input_size must be [height, width] of at least 32 pixels, got {cfg.input_size}.")
+
+
+def _check_training(cfg, where):
+    """The loss's options, the schedule and the optimizer's numbers."""
     minimum = {"epochs": 1, "batch_size": 1, "workers": 0, "eval_every": 0, "eval_batch_size": 1, "max_steps_per_epoch": 1,
                "warmup_steps": 0}
     for name, least in minimum.items():
@@ -178,7 +195,6 @@ def make_config(raw, where="config"):
     if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in cfg.lr_milestones) \
             or cfg.lr_milestones != sorted(cfg.lr_milestones):
         raise ValueError(f"{where}: lr_milestones must be increasing epoch numbers, e.g. [170, 200]; got {cfg.lr_milestones!r}.")
-    return cfg
 
 
 OPTIONS = {name for loss in LOSSES.values() for name in loss.option_names()}  # fields that shape a loss alone

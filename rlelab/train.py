@@ -1,10 +1,11 @@
-"""One trainer for the pose models: regression with any loss of rlelab.losses, or the heatmap baseline.
+"""One trainer for the pose models: regression with any loss of rlelab.losses, or the heatmap baseline; its step
+(``train_step``) trains the two-stage lifting model too (``rlelab.lifting``).
 
-``python -m rlelab train --config configs/NAME.yaml`` (plain YAML for the TrainConfig fields below), or the
-same under ``torchrun --nproc_per_node N`` for DDP on several GPUs / nodes (gloo on CPU). Writes to
+``python -m rlelab train --config configs/NAME.yaml`` (YAML of the TrainConfig fields, ``base:`` another config),
+or the same under ``torchrun --nproc_per_node N`` for DDP on several GPUs / nodes (gloo on CPU). Writes to
 ``out``: last.pt (every epoch, atomically; ``--resume`` continues from it exactly), best.pt (the best value of
-the task's metric: COCO's AP, MPII's PCKh), metrics.csv and TensorBoard scalars. The task (``rlelab.tasks``)
-says what the data, the joints, D and the metric are; the loop is the same for all.
+the task's metric: COCO's AP, MPII's PCKh, Human3.6M's MPJPE), metrics.csv and TensorBoard scalars. The task
+(``rlelab.tasks``) says what the data, the joints, D and the metric are; the loop is the same for all.
 
 The loss of a batch is the weighted mean over the visible joints of the *global* batch: each process
 divides its sum by the global weight sum (all-reduced) times the world size, so that DDP's gradient
@@ -255,7 +256,6 @@ def train(cfg, resume=False, progress=True, overwrite=False):
 
 
 def _train(cfg, resume, progress, rank, world, device):
-
     _seed_everything(cfg.seed)
     task = TASKS[cfg.task]
     dataset, sampler = _training_data(cfg, task, rank, world)
@@ -272,19 +272,7 @@ def _train(cfg, resume, progress, rank, world, device):
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     amp = amp_dtype(cfg.amp, device, rank)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-    history, start_epoch, best = [], 0, None
-    if resume:
-        ckpt = resume_state(cfg, device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        history, start_epoch = ckpt["history"], ckpt["epoch"]
-        best = ckpt.get("best", ckpt.get("best_ap"))  # best_ap: checkpoints of the COCO-only trainer
-        best = None if best is None or best < 0 else best  # it began at -1
-        torch.set_rng_state(ckpt["rng"])
-        if start_epoch >= cfg.epochs and rank == 0:
-            print(f"{cfg.out}: all {cfg.epochs} epochs are trained already (the checkpoint holds epoch {start_epoch}); "
-                  "raise epochs to train on.", flush=True)
+    history, start_epoch, best = _restore(model, optimizer, scaler, cfg, device, rank) if resume else ([], 0, None)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     writer = _open_logs(cfg, start_epoch) if rank == 0 else None
 
@@ -310,6 +298,21 @@ def _train(cfg, resume, progress, rank, world, device):
     if writer is not None:
         writer.close()
     return history
+
+
+def _restore(model, optimizer, scaler, cfg, device, rank):
+    """Load the newest complete state of ``cfg.out`` (``resume_state``) into the model, optimizer, scaler and torch's
+    generator; returns (history, the next epoch, the best value of the metric so far)."""
+    ckpt = resume_state(cfg, device)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scaler.load_state_dict(ckpt["scaler"])
+    best = ckpt.get("best", ckpt.get("best_ap"))  # best_ap: checkpoints of the COCO-only trainer
+    torch.set_rng_state(ckpt["rng"])
+    if ckpt["epoch"] >= cfg.epochs and rank == 0:
+        print(f"{cfg.out}: all {cfg.epochs} epochs are trained already (the checkpoint holds epoch {ckpt['epoch']}); "
+              "raise epochs to train on.", flush=True)
+    return ckpt["history"], ckpt["epoch"], None if best is None or best < 0 else best  # it began at -1
 
 
 def _training_data(cfg, task, rank, world):

@@ -67,6 +67,40 @@ def skeleton_3d(mu, sigma, truth=None, scale=1.0, height=560):
     return fig
 
 
+def pose_from_picture():
+    """(picture, its 2-D joints in Human3.6M's layout, assumed f and c, the chart's key, how the box was chosen) of
+    the 2-D model on a picture's first person box; None (with a word) where there is none."""
+    with st.sidebar:
+        path = pick_checkpoint("2-D model", "rle", key="lift_model")
+    picture = choose_image("lift") if path else None
+    if picture is None:
+        return None
+    _, cfg2d, _, _ = load_model(path)
+    if TASKS[cfg2d.task].layout != IMAGE_LAYOUT:
+        st.warning(f"This 2-D model predicts {cfg2d.task}'s joints; pick a model of {IMAGE_LAYOUT.name}'s joints to "
+                   "feed the lifting model.")
+        return None
+    boxes, chart, how = choose_boxes(picture, "lift")
+    pred, _, _ = run(path, picture.image, boxes[0])
+    if pred is None:
+        return None
+    h, w = picture.image.shape[:2]
+    st.caption("The camera of an uploaded picture is unknown: assumed Human3.6M-like, f = 1.145 x the width, "
+               "the principal point at the centre. COCO's joints become Human3.6M's by rlelab.lifting.h36m_from_coco "
+               "(pelvis, spine, thorax and head are built from hips, shoulders and eyes).")
+    return picture.image, h36m_from_coco(pred["joints"]), np.full(2, 1.145 * w), np.array([w / 2, h / 2]), chart, how
+
+
+def joints_figure(image, pix):
+    """The picture with the 2-D joints the lifting model sees."""
+    fig = go.Figure(go.Image(z=image))
+    for a, b in H36M.skeleton:
+        fig.add_trace(go.Scatter(x=pix[[a, b], 0], y=pix[[a, b], 1], mode="lines+markers", showlegend=False,
+                                 line=dict(color="#d62728" if b in LEFT else "#1f77b4", width=3)))
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), xaxis_visible=False, yaxis_visible=False)
+    return fig
+
+
 def render():
     st.title("3-D lifting and sigma along the depth")
     st.markdown(
@@ -83,34 +117,17 @@ def render():
     with st.sidebar:
         source = st.radio("2-D pose from", ["a Synth3D person", "a picture (the 2-D model)"], key="lift_from")
         scale = st.slider("ellipsoid size (x error std)", 0.5, 3.0, 1.0, 0.5, key="lift_scale")
-    truth = chart = None
+    truth = chart = how = None
     if source == "a Synth3D person":
         seed = st.sidebar.number_input("person (seed)", 0, 10_000, 0, key="lift_seed")
         image, pix, cam, joint_cam = synth3d_person(int(seed))
         f, c = cam["f"], cam["c"]
         truth = (joint_cam - joint_cam[0]) / 1000
     else:
-        with st.sidebar:
-            path = pick_checkpoint("2-D model", "rle", key="lift_model")
-        picture = choose_image("lift") if path else None
-        if picture is None:
+        found = pose_from_picture()
+        if found is None:
             return
-        image = picture.image
-        _, cfg2d, _, _ = load_model(path)
-        if TASKS[cfg2d.task].layout != IMAGE_LAYOUT:
-            st.warning(f"This 2-D model predicts {cfg2d.task}'s joints; pick a model of {IMAGE_LAYOUT.name}'s joints to "
-                       "feed the lifting model.")
-            return
-        boxes, chart, how = choose_boxes(picture, "lift")
-        pred, _, _ = run(path, image, boxes[0])
-        if pred is None:
-            return
-        pix = h36m_from_coco(pred["joints"])
-        h, w = image.shape[:2]
-        f, c = np.full(2, 1.145 * w), np.array([w / 2, h / 2])
-        st.caption("The camera of an uploaded picture is unknown: assumed Human3.6M-like, f = 1.145 x the width, "
-                   "the principal point at the centre. COCO's joints become Human3.6M's by rlelab.lifting.h36m_from_coco "
-                   "(pelvis, spine, thorax and head are built from hips, shoulders and eyes).")
+        image, pix, f, c, chart, how = found
     mu, sigma_hat = lift_pose(model, pix, f, c)
     sigma = sigma_hat * to_error  # the predicted error's std per axis
     cols = st.columns(4)
@@ -121,11 +138,7 @@ def render():
         cols[2].metric("MPJPE", f"{mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
         cols[3].metric("PA-MPJPE", f"{pa_mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
     left, right = st.columns([2, 3])
-    fig = go.Figure(go.Image(z=image))
-    for a, b in H36M.skeleton:
-        fig.add_trace(go.Scatter(x=pix[[a, b], 0], y=pix[[a, b], 1], mode="lines+markers", showlegend=False,
-                                 line=dict(color="#d62728" if b in LEFT else "#1f77b4", width=3)))
-    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), xaxis_visible=False, yaxis_visible=False)
+    fig = joints_figure(image, pix)
     if chart is None:
         left.plotly_chart(fig, width="stretch")
         left.caption("the 2-D joints the lifting model sees")

@@ -266,6 +266,12 @@ def generate_split(root, split, n_sequences, seed, cfg, first_sequence=1, progre
         cameras[(subject, cam_id)] = {"R": R_c2w, "T": (-R_c2w @ cam["t"] / 1000)[:, None], "c": cam["c"][:, None],
                                       "f": cam["f"][:, None], "k": np.zeros((3, 1)), "p": np.zeros((2, 1)),
                                       "w": cfg.size, "h": cfg.size, "name": subject, "id": cam_id}
+    _write_split(root, split, seed, cfg, images, anns, truth, npz)
+    return cameras
+
+
+def _write_split(root, split, seed, cfg, images, anns, truth, npz):
+    """One split's annotations in both forms (3DMPPE's JSON, mmpose's npz) and its truth."""
     ann_dir = os.path.join(root, "annotations")
     os.makedirs(ann_dir, exist_ok=True)
     info = {"description": f"Synth3D {split} (rlelab), seed {seed}", "config": asdict(cfg), "seed": seed}
@@ -277,7 +283,6 @@ def generate_split(root, split, n_sequences, seed, cfg, first_sequence=1, progre
     atomic_write(os.path.join(ann_dir, f"h36m_{split}.npz"),
                  lambda f: np.savez(f, imgname=np.array(npz["imgname"]), center=np.array(npz["center"]),
                                     scale=np.array(npz["scale"]), part=np.array(npz["part"]), S=np.array(npz["S"])))
-    return cameras
 
 
 def generate(out, n_train, n_val, seed=0, config=None, progress=False):

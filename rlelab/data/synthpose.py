@@ -274,31 +274,19 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False,
             y1, x1 = pix.max(0) + 1
             if layout == "mpii":
                 _add_mpii_person(rng, cfg, person, name, (x0, y0, x1, y1), mpii, truth_anns)
-                continue
-            scale_px = _noise_scale_px(person, cfg)
-            noise = draw_noise(rng, cfg.noise_law, (17, 2)) * scale_px[:, None]
-            labelled = person["v"] > 0
-            kp = np.where(labelled[:, None], person["k"] + noise, 0.0)
-            keypoints = np.concatenate([kp.round(2), person["v"][:, None]], 1).reshape(-1)
-            anns.append({"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-                         "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)], "area": float(len(pix)),
-                         "num_keypoints": int(labelled.sum()), "keypoints": [float(x) if j % 3 < 2 else int(x)
-                                                                              for j, x in enumerate(keypoints)]})
-            true_kp = np.concatenate([np.where(labelled[:, None], person["k"], 0.0), person["v"][:, None]], 1)
-            truth_anns.append({"id": ann_id, "keypoints": true_kp.reshape(-1).tolist(), "noise_scale_px": scale_px.tolist(),
-                          "noise": np.where(labelled[:, None], noise, 0.0).reshape(-1).tolist()})
-            bw, bh = x1 - x0, y1 - y0
-            cx, cy = x0 + bw / 2 + rng.normal(0, 0.05 * bw), y0 + bh / 2 + rng.normal(0, 0.05 * bh)
-            bw, bh = bw * math.exp(rng.normal(0, 0.1)), bh * math.exp(rng.normal(0, 0.1))
-            score = float(np.clip(0.5 + 0.5 * labelled.mean() + rng.normal(0, 0.05), 0.05, 1.0))
-            dets.append({"image_id": image_id, "category_id": 1, "score": round(score, 4),
-                         "bbox": [round(float(v), 2) for v in (cx - bw / 2, cy - bh / 2, bw, bh)]})
+            else:
+                _add_coco_person(rng, cfg, person, image_id, ann_id, (x0, y0, x1, y1), anns, truth_anns, dets)
         if rng.random() < 0.2:  # a false positive of the detector
             bw, bh = rng.uniform(0.2, 0.6) * cfg.width, rng.uniform(0.3, 0.8) * cfg.height
             x, y = rng.uniform(0, cfg.width - bw), rng.uniform(0, cfg.height - bh)
             dets.append({"image_id": image_id, "category_id": 1, "score": round(float(rng.uniform(0.05, 0.4)), 4),
                          "bbox": [round(float(v), 2) for v in (x, y, bw, bh)]})
         truth_images.append({"image_id": image_id, "occluders": occluders})
+    return _write_split(root, split, seed, cfg, layout, images, anns, dets, truth_anns, truth_images, mpii)
+
+
+def _write_split(root, split, seed, cfg, layout, images, anns, dets, truth_anns, truth_images, mpii):
+    """The annotation files of one split; returns the number of people annotated."""
     ann_dir = os.path.join(root, "annotations")
     os.makedirs(ann_dir, exist_ok=True)
     if layout == "mpii":
@@ -314,6 +302,30 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False,
         "noise_law": cfg.noise_law, "config": asdict(cfg), "seed": seed,
         "annotations": truth_anns, "images": truth_images})
     return len(anns)
+
+
+def _add_coco_person(rng, cfg, person, image_id, ann_id, box, anns, truth, dets):
+    """One person in COCO's layout: its noisy annotation, its truth (the clean joints and the noise added) and
+    the detector's jittered box with a score."""
+    x0, y0, x1, y1 = box
+    scale_px = _noise_scale_px(person, cfg)
+    noise = draw_noise(rng, cfg.noise_law, (17, 2)) * scale_px[:, None]
+    labelled = person["v"] > 0
+    kp = np.where(labelled[:, None], person["k"] + noise, 0.0)
+    keypoints = np.concatenate([kp.round(2), person["v"][:, None]], 1).reshape(-1)
+    anns.append({"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0,
+                 "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)], "area": float(len(person["visible_pixels"])),
+                 "num_keypoints": int(labelled.sum()), "keypoints": [float(x) if j % 3 < 2 else int(x)
+                                                                      for j, x in enumerate(keypoints)]})
+    true_kp = np.concatenate([np.where(labelled[:, None], person["k"], 0.0), person["v"][:, None]], 1)
+    truth.append({"id": ann_id, "keypoints": true_kp.reshape(-1).tolist(), "noise_scale_px": scale_px.tolist(),
+                  "noise": np.where(labelled[:, None], noise, 0.0).reshape(-1).tolist()})
+    bw, bh = x1 - x0, y1 - y0
+    cx, cy = x0 + bw / 2 + rng.normal(0, 0.05 * bw), y0 + bh / 2 + rng.normal(0, 0.05 * bh)
+    bw, bh = bw * math.exp(rng.normal(0, 0.1)), bh * math.exp(rng.normal(0, 0.1))
+    score = float(np.clip(0.5 + 0.5 * labelled.mean() + rng.normal(0, 0.05), 0.05, 1.0))
+    dets.append({"image_id": image_id, "category_id": 1, "score": round(score, 4),
+                 "bbox": [round(float(v), 2) for v in (cx - bw / 2, cy - bh / 2, bw, bh)]})
 
 
 def _add_mpii_person(rng, cfg, person, image_name, box, people, truth):
