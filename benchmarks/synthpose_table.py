@@ -24,7 +24,8 @@ import time
 import torch
 import yaml
 
-from rlelab.checkpoints import model_from_config, read_checkpoint
+from rlelab.checkpoints import read_checkpoint
+from rlelab.config import model_from_config
 from rlelab.config import changed_keys, load_config, make_config
 from rlelab.train import batch_loss
 

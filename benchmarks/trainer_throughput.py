@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.tasks.coco import coco_paths, TopDownCOCO  # noqa: E402
-from rlelab.checkpoints import model_from_config  # noqa: E402
+from rlelab.config import model_from_config  # noqa: E402
 from rlelab.config import make_config  # noqa: E402
 from rlelab.train import amp_dtype, place_model, to_device, train_data_config, train_step  # noqa: E402
 

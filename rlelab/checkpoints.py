@@ -4,20 +4,8 @@ import dataclasses
 
 import torch
 
-from .config import make_config
+from .config import make_config, model_from_config
 from .files import atomic_write, load_data
-from .losses import LOSSES
-from .models import build_model
-from .tasks import TASKS
-
-
-def model_from_config(cfg):
-    """The (untrained) model a TrainConfig describes: its task's K joints in D coordinates."""
-    task = TASKS[cfg.task]
-    return build_model(cfg.head, cfg.backbone, task.layout.num_joints, task.dim, norm=cfg.norm, pretrained=cfg.pretrained,
-                       flow=cfg.head == "regression" and LOSSES[cfg.loss].trains_flow, sigma_init=cfg.sigma_init,
-                       flow2d=cfg.mix_2d is not None, coord_norm=cfg.coord_norm, pixel_mean=cfg.pixel_mean,
-                       pixel_std=cfg.pixel_std)
 
 
 def read_checkpoint(path, device="cpu"):

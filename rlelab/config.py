@@ -1,5 +1,6 @@
-"""The trainer's configuration: ``TrainConfig`` (every key of a YAML config in configs/), read and checked with
-one sentence per mistake, and overridable on the command line (``--lr=3e-4``, as nanoGPT does)."""
+"""The trainer's configuration: ``TrainConfig`` (every key of a YAML config in configs/, which may name a ``base:``
+config), read and checked with one sentence per mistake, overridable on the command line (``--lr=3e-4``, as nanoGPT
+does), and the model it describes (``model_from_config``)."""
 import dataclasses
 import math
 import os
@@ -10,7 +11,7 @@ import yaml
 
 from .densities import LOG_Q
 from .losses import LOSSES, RLE_VARIANTS
-from .models import BACKBONES, NORMS
+from .models import BACKBONES, NORMS, build_model
 from .tasks import TASKS
 
 
@@ -236,3 +237,12 @@ def parse_overrides(args, where="command line"):
             raise ValueError(f"{where}: the value of --{key} ({value!r}) is not a YAML value.") from None
         i += 1
     return out
+
+
+def model_from_config(cfg):
+    """The (untrained) model a TrainConfig describes: its task's K joints in D coordinates."""
+    task = TASKS[cfg.task]
+    return build_model(cfg.head, cfg.backbone, task.layout.num_joints, task.dim, norm=cfg.norm, pretrained=cfg.pretrained,
+                       flow=cfg.head == "regression" and LOSSES[cfg.loss].trains_flow, sigma_init=cfg.sigma_init,
+                       flow2d=cfg.mix_2d is not None, coord_norm=cfg.coord_norm, pixel_mean=cfg.pixel_mean,
+                       pixel_std=cfg.pixel_std)

@@ -25,6 +25,7 @@ from .evaluate import pearson
 from .files import atomic_write, claim_folder
 from .flows import make_flow
 from .losses import LOSSES, confidence, sigma_hat_from_logits
+from .models.regression import regression_loss
 from .tasks.coco import COCO_KEYPOINTS
 from .tasks.coco import LAYOUT as COCO_LAYOUT
 from .tasks.h36m import LAYOUT as H36M
@@ -135,6 +136,10 @@ class LiftingModel(nn.Module):
         x = (joints_2d.reshape(len(joints_2d), -1) - self.mean) / self.std
         out = self.net(x).view(-1, self.num_joints - 1, 6)
         return {"mu_hat": out[..., :3], "sigma_hat": sigma_hat_from_logits(out[..., 3:])}
+
+    def per_joint_loss(self, out, batch, cfg):
+        """(per-joint loss (B, 16), per-joint weight (B, 16)) of a batch of ``cfg.loss`` with this model's flow."""
+        return regression_loss(out, batch, cfg, self.flow), batch["target_weight"]
 
 
 def model_from_lift_config(cfg):

@@ -23,7 +23,7 @@ import re
 import torch
 
 from .checkpoints import atomic_save
-from .config import TrainConfig, make_config
+from .config import TrainConfig, make_config, model_from_config
 from .files import load_data, refuse_existing
 from .models import BACKBONES
 from .tasks import TASKS
@@ -153,8 +153,6 @@ def import_weights(path, fmt, out, input_size=None, overwrite=False, task="coco"
     """Write ``out``: an rlelab checkpoint of the released file ``path`` (``fmt``: official | mmpose), a model of
     ``task`` (its joints; its input size unless ``input_size``). Returns its TrainConfig. The model is loaded once
     before writing, so a file that does not fit is refused unwritten."""
-    from .checkpoints import model_from_config
-
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     if task not in TASKS or TASKS[task].dim != 2:

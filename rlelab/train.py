@@ -24,12 +24,10 @@ import torch.distributed as dist
 import yaml
 from tqdm.auto import tqdm
 
-from .checkpoints import atomic_save, model_from_config, read_checkpoint
-from .config import TrainConfig, changed_keys, make_config
-from .files import atomic_write, claim_folder
-from .losses import LOSSES
-from .models.heatmap import HeatmapModel, heatmap_loss
+from .checkpoints import atomic_save, read_checkpoint
+from .config import TrainConfig, changed_keys, make_config, model_from_config
 from .crop import normalize_images
+from .files import atomic_write, claim_folder
 from .tasks import TASKS
 from .topdown import TopDownConfig
 
@@ -108,20 +106,13 @@ def _distributed():
 
 
 def per_joint_loss(model, batch, cfg):
-    """(per-joint loss (B, K), per-joint weight (B, K), model output) of one batch, the loss in fp32."""
+    """(per-joint loss (B, K), per-joint weight (B, K), model output) of one batch, the loss in fp32: each model
+    says how it is scored (``per_joint_loss``: the regression models with ``cfg.loss``, the heatmap model by MSE)."""
     out = model(batch["image"])  # under the caller's autocast; the loss and the flow run in fp32
-    weight = batch["target_weight"]
     core = model.module if hasattr(model, "module") else model
     with torch.autocast(batch["image"].device.type, enabled=False):
-        if isinstance(core, HeatmapModel):
-            return heatmap_loss(out["heatmaps"], batch["heatmaps"], weight), torch.ones_like(weight), out
-        mu_hat, sigma_hat, joints = out["mu_hat"], out["sigma_hat"], batch["joints"]
-        loss = LOSSES[cfg.loss]
-        per_joint = loss(mu_hat, sigma_hat, joints, **loss.kwargs(cfg, core.flow)).per_joint
-        if "depth_weight" in batch:  # 3-D mixed with 2-D-only people: their joints' (u, v) through the 2-D flow
-            in_2d = loss(mu_hat[..., :2], sigma_hat[..., :2], joints[..., :2], **loss.kwargs(cfg, core.flow2d)).per_joint
-            per_joint = torch.where(batch["depth_weight"] > 0, per_joint, in_2d)
-        return per_joint, weight, out
+        per_joint, weight = core.per_joint_loss(out, batch, cfg)
+    return per_joint, weight, out
 
 
 def reduce_loss(per_joint, weight, world):

@@ -61,3 +61,46 @@ def test_stored_labs_show_no_widget_repr():
                 data = out.get("data", {})
                 assert "application/vnd.jupyter.widget-view+json" not in data, f"{path.name}, cell {i}: a stored widget"
                 assert "interactive(children=" not in str(data.get("text/plain", "")), f"{path.name}, cell {i}"
+
+
+def _imports_of_rlelab():
+    """{module: the rlelab modules it imports anywhere in it (at the top or inside a function)}."""
+    import ast
+
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (ROOT / "rlelab").rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        graph[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]) if node.level else ""
+                target = ".".join(filter(None, [base, node.module]))
+                for alias in node.names:
+                    found = f"{target}.{alias.name}" if f"{target}.{alias.name}" in files else target
+                    if found in files and found != name:
+                        graph[name].add(found)
+    return files, graph
+
+
+def test_the_import_graph_has_no_cycle_and_every_module_says_what_it_is():
+    import ast
+
+    files, graph = _imports_of_rlelab()
+    assert graph["rlelab.train"] >= {"rlelab.config", "rlelab.tasks"}  # the graph is read, not empty
+    state = {}
+
+    def visit(name, path):
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            assert state.get(other) != "open", "an import cycle: " + " -> ".join(path + [other])
+            if other not in state:
+                visit(other, path + [other])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    quiet = [name for name, path in files.items() if path.read_text().strip() and not ast.get_docstring(ast.parse(path.read_text()))]
+    assert not quiet, f"modules without an opening docstring: {quiet}"

@@ -1,8 +1,9 @@
 """Pose models: a ResNet backbone with the paper's regression head (section 4) or SimpleBaseline's heatmap head.
 
-``build_model(head, backbone, ...)`` makes either; ``predict`` runs one on crops (with the flip test) and
-returns joints in normalized crop coordinates ([-0.5, 0.5]) with a per-joint confidence (Eq. 9); ``complexity``
-counts parameters and multiply-accumulates as Table 5 does.
+``build_model(head, backbone, ...)`` makes either (``config.model_from_config``: the one a TrainConfig describes);
+``predict`` runs one on crops (with the flip test) and returns joints in normalized crop coordinates ([-0.5, 0.5])
+with a per-joint confidence (Eq. 9); ``complexity`` counts parameters and multiply-accumulates as Table 5 does.
+Each model says how a batch scores it (``per_joint_loss``), so the trainer never asks which one it is.
 """
 import torch
 import torchvision

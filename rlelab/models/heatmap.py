@@ -35,6 +35,11 @@ class HeatmapModel(nn.Module):
             heatmaps = F.interpolate(heatmaps, size=size, mode="bilinear", align_corners=False)
         return {"heatmaps": heatmaps}
 
+    def per_joint_loss(self, out, batch, cfg):
+        """(per-joint loss (B, K), per-joint weight (B, K)): ``heatmap_loss``, which weighs the joints itself."""
+        weight = batch["target_weight"]
+        return heatmap_loss(out["heatmaps"], batch["heatmaps"], weight), torch.ones_like(weight)
+
 
 def heatmap_loss(heatmaps, target, weight):
     """Per joint 0.5 * mean over pixels of (w * (H - H_gt))^2 (SimpleBaseline's JointsMSELoss), shape (B, K)."""

@@ -14,7 +14,20 @@ from torch.nn import functional as F
 
 from ..crop import IMAGENET_MEAN, IMAGENET_STD
 from ..flows import make_flow
-from ..losses import sigma_hat_from_logits
+from ..losses import LOSSES, sigma_hat_from_logits
+
+
+def regression_loss(out, batch, cfg, flow, flow2d=None):
+    """Per-joint loss (B, K) of ``cfg.loss`` (``rlelab.losses``) of the outputs mu_hat, sigma_hat against the batch's
+    joints, with the model's ``flow``; the joints of people with 2-D labels only (``depth_weight`` 0: a 3-D task
+    mixed with 2-D data, section 5) go through ``flow2d`` on their (u, v)."""
+    loss = LOSSES[cfg.loss]
+    mu_hat, sigma_hat, joints = out["mu_hat"], out["sigma_hat"], batch["joints"]
+    per_joint = loss(mu_hat, sigma_hat, joints, **loss.kwargs(cfg, flow)).per_joint
+    if "depth_weight" in batch:
+        in_2d = loss(mu_hat[..., :2], sigma_hat[..., :2], joints[..., :2], **loss.kwargs(cfg, flow2d)).per_joint
+        per_joint = torch.where(batch["depth_weight"] > 0, per_joint, in_2d)
+    return per_joint
 
 
 class RegressionModel(nn.Module):
@@ -49,3 +62,7 @@ class RegressionModel(nn.Module):
         else:
             out = self.fc(features).view(-1, self.num_joints, 2 * self.dim)
         return {"mu_hat": out[..., :self.dim], "sigma_hat": sigma_hat_from_logits(out[..., self.dim:])}
+
+    def per_joint_loss(self, out, batch, cfg):
+        """(per-joint loss (B, K), per-joint weight (B, K)) of a batch: ``regression_loss`` with this model's flows."""
+        return regression_loss(out, batch, cfg, self.flow, self.flow2d), batch["target_weight"]
