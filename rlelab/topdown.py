@@ -43,13 +43,14 @@ def gaussian_heatmaps(joints, visible, output_size, stride, sigma):
 
 
 def load_json(path, what):
+    """The content of a JSON file; one sentence naming ``what`` it should be when it is missing or not JSON."""
     try:
         with open(path) as f:
             return json.load(f)
     except FileNotFoundError:
         raise ValueError(f"{path}: {what} not found; check the path.") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); is it a COCO {what}?") from None
+        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); is it a {what}?") from None
 
 
 class TopDown(torch.utils.data.Dataset):

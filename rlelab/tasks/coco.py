@@ -56,7 +56,7 @@ class TopDownCOCO(TopDown):
 
     def __init__(self, ann_file, image_dir, config=None, detections=None, seed=0, layout=LAYOUT):
         config = config or TopDownConfig()
-        coco = load_json(ann_file, "keypoint annotation file")
+        coco = load_json(ann_file, "COCO keypoint annotation file")
         for field in ("images", "annotations"):
             if field not in coco:
                 raise ValueError(f"{ann_file}: no '{field}' field; is it a COCO keypoint annotation file?")
@@ -101,7 +101,7 @@ def _annotated_people(annotations, ann_file, k):
 
 def _detected_people(detections, threshold, k):
     """The samples of the person boxes of a COCO results file scoring at least ``threshold``."""
-    dets = load_json(detections, "detection results file")
+    dets = load_json(detections, "COCO detection results file")
     if not isinstance(dets, list):
         raise ValueError(f"{detections}: a COCO detection results file is a list of boxes, got {type(dets).__name__}.")
     samples, tiny = [], 0
