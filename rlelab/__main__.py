@@ -75,7 +75,7 @@ def _lift(args):
 
     cfg = LiftConfig(data=args.data, loss=args.loss, epochs=args.epochs, width=args.width, seed=args.seed, out=args.out,
                      standardize=args.standardize)
-    _, history = train_lifting(cfg, progress=not args.quiet, overwrite=args.overwrite)
+    _, history = train_lifting(cfg, progress=not args.quiet, overwrite=args.overwrite, resume=args.resume)
     last = history[-1]
     print(f"{args.loss}: val MPJPE {last['MPJPE']:.1f} mm, PA-MPJPE {last['PA-MPJPE']:.1f} mm, pearson(c, -MPJPE) "
           f"{last['pearson']:.3f} after {cfg.epochs} epochs; wrote {args.out}/lift.pt and metrics.json")
@@ -259,6 +259,7 @@ def _add_lift(sub):
     lf.add_argument("--width", type=int, default=lc.width, help="units of each fully connected layer")
     lf.add_argument("--seed", type=int, default=lc.seed, help="seed of the initialization and batches")
     lf.add_argument("--out", default=lc.out, help="folder for lift.pt and metrics.json")
+    lf.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT exactly (same settings)")
     lf.add_argument("--overwrite", action="store_true", help="replace the lift.pt already in OUT (else it is refused)")
     lf.add_argument("--quiet", action="store_true", help="no progress bar")
     lf.set_defaults(run=_lift)

@@ -190,15 +190,17 @@ def _check(cfg):
                          "blocks >= 0 and dropout in [0, 1).")
 
 
-def train_lifting(cfg, progress=True, overwrite=False):
+def train_lifting(cfg, progress=True, overwrite=False, resume=False):
     """Train on ``cfg.data``'s train split (on the GPU where there is one), score on its val split each epoch;
-    write ``cfg.out``/lift.pt (the last epoch's model, its config and metrics) and metrics.json, refusing to replace
-    a lift.pt already there unless ``overwrite`` (checked, with the trainer's lock, before the work: files.claim_folder).
-    Returns (model on the CPU, history)."""
+    write ``cfg.out``/lift.pt (the model, its config and metrics) and metrics.json after every epoch, refusing to
+    replace a lift.pt already there unless ``overwrite`` (checked, with the trainer's lock, before the work:
+    files.claim_folder). Until the last epoch lift.pt also holds what ``resume`` needs to go on exactly (the
+    optimizer, the schedule, the generators); the finished one holds the model alone. Returns (model on the CPU,
+    history)."""
     _check(cfg)
-    lock = claim_folder(cfg.out, LIFT_FILES, LIFT_FILES, overwrite=overwrite) if cfg.out else None
+    lock = claim_folder(cfg.out, LIFT_FILES, LIFT_FILES, resume=resume, overwrite=overwrite) if cfg.out else None
     try:
-        return _train_lifting(cfg, progress)
+        return _train_lifting(cfg, progress, _resume_state(cfg) if resume else None)
     finally:
         if lock is not None:
             lock.close()
@@ -207,7 +209,40 @@ def train_lifting(cfg, progress=True, overwrite=False):
 LIFT_FILES = ("lift.pt", "metrics.json")
 
 
-def _train_lifting(cfg, progress):
+def _resume_state(cfg):
+    """The state of an interrupted ``lift`` in ``cfg.out``, refused if it finished or was trained otherwise."""
+    from .checkpoints import read_checkpoint
+
+    path = os.path.join(cfg.out or "", "lift.pt")
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: nothing to resume; train without --resume.")
+    ckpt = read_checkpoint(path)
+    if ckpt.get("kind") != "lifting" or "optimizer" not in ckpt:
+        raise ValueError(f"{path}: a finished lifting run (its {len(ckpt.get('history', []))} epochs done, no optimizer "
+                         "state); train a new one, with --overwrite or into another --out.")
+    saved = {k: v for k, v in ckpt["config"].items() if k not in ("epochs", "out")}
+    now = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("epochs", "out")}
+    changed = sorted(k for k in now if saved.get(k) != now[k])
+    if changed:
+        raise ValueError(f"{path} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed) + "; now "
+                         + ", ".join(f"{k}={now[k]!r}" for k in changed) + ". Resume with the same settings.")
+    return ckpt
+
+
+def _save_lifting(cfg, model, history, resume_from=None):
+    """lift.pt and metrics.json of the epochs so far; ``resume_from``: (optimizer, schedule, batch generator) of an
+    unfinished run, kept in lift.pt for ``--resume``."""
+    state = {"kind": "lifting", "config": dataclasses.asdict(cfg),
+             "model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
+    if resume_from is not None:
+        opt, sched, gen = resume_from
+        state.update(optimizer=opt.state_dict(), scheduler=sched.state_dict(), generator=gen.get_state(),
+                     rng=torch.get_rng_state(), epoch=len(history))
+    atomic_write(os.path.join(cfg.out, "lift.pt"), lambda f: torch.save(state, f))
+    atomic_write(os.path.join(cfg.out, "metrics.json"), lambda f: json.dump(history, f, indent=1), binary=False)
+
+
+def _train_lifting(cfg, progress, ckpt=None):
     spec = LOSSES[cfg.loss]
     torch.manual_seed(cfg.seed)
     x, y = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "train"))[1])
@@ -225,9 +260,16 @@ def _train_lifting(cfg, progress):
     visible = torch.ones(yt.shape[:2], device=device)  # every joint of every pose is labelled
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
+    if ckpt is not None:  # an interrupted run: on from its last epoch, exactly
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        gen.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["rng"])
+        history = ckpt["history"]
     # The image trainer's step (rlelab.train.train_step: the loss of rlelab.losses, clipping, the Step it returns);
     # the epoch is this loop: the whole data set is two arrays already on the device, no loader, workers or DDP.
-    for epoch in tqdm(range(cfg.epochs), desc=f"lift {cfg.loss}", disable=not progress):
+    for epoch in tqdm(range(len(history), cfg.epochs), desc=f"lift {cfg.loss}", disable=not progress):
         total = 0.0
         order = torch.randperm(len(xt), generator=gen).to(device)
         for i in range(0, len(order) - 1, cfg.batch_size):
@@ -241,12 +283,9 @@ def _train_lifting(cfg, progress):
             total += step.loss.item() * len(idx)
         sched.step()
         history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, spec.has_sigma)})
-    model.cpu()
-    if cfg.out:
-        state = {"kind": "lifting", "config": dataclasses.asdict(cfg), "model": model.state_dict(), "history": history}
-        atomic_write(os.path.join(cfg.out, "lift.pt"), lambda f: torch.save(state, f))
-        atomic_write(os.path.join(cfg.out, "metrics.json"), lambda f: json.dump(history, f, indent=1), binary=False)
-    return model, history
+        if cfg.out:  # every epoch: a killed run keeps its work
+            _save_lifting(cfg, model, history, None if epoch + 1 == cfg.epochs else (opt, sched, gen))
+    return model.cpu(), history
 
 
 def load_lifting(path, ckpt=None):

@@ -51,6 +51,8 @@ def load_json(path, what):
         raise ValueError(f"{path}: {what} not found; check the path.") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); is it a {what}?") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (its bytes are not UTF-8), so not a {what}, which is JSON.") from None
 
 
 class TopDown(torch.utils.data.Dataset):

@@ -273,12 +273,17 @@ def _train(cfg, resume, progress, rank, world, device):
         core = ddp.module if world > 1 else ddp
         _check_weights(core, epoch, cfg)
         if val is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
-            row.update(_validate(core, val, task, epoch, cfg, device, progress))
+            try:
+                row.update(_validate(core, val, task, epoch, cfg, device, progress))
+            except ValueError as e:  # the scoring failed, not the model: the trained epoch is kept
+                last = os.path.join(cfg.out, "last.pt")
+                if rank == 0:
+                    atomic_save(_run_state(cfg, core, optimizer, scaler, epoch, history + [row], best), last)
+                raise ValueError(f"{e} ({last} holds epoch {epoch + 1}, trained but not scored: fix that and train on "
+                                 "with --resume.)") from None
         history.append(row)
         if rank == 0:
-            state = {"config": dataclasses.asdict(cfg), "model": core.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scaler": scaler.state_dict(), "epoch": epoch + 1, "history": history, "best": best,
-                     "rng": torch.get_rng_state()}
+            state = _run_state(cfg, core, optimizer, scaler, epoch, history, best)
             if task.metric in row and task.better(row[task.metric], best):
                 state["best"] = best = row[task.metric]
                 atomic_save(state, os.path.join(cfg.out, "best.pt"))
@@ -304,6 +309,13 @@ def _restore(model, optimizer, scaler, cfg, device, rank):
         print(f"{cfg.out}: all {cfg.epochs} epochs are trained already (the checkpoint holds epoch {ckpt['epoch']}); "
               "raise epochs to train on.", flush=True)
     return ckpt["history"], ckpt["epoch"], None if best is None or best < 0 else best  # it began at -1
+
+
+def _run_state(cfg, core, optimizer, scaler, epoch, history, best):
+    """What last.pt and best.pt hold after ``epoch``: all that ``--resume`` needs to go on exactly."""
+    return {"config": dataclasses.asdict(cfg), "model": core.state_dict(), "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(), "epoch": epoch + 1, "history": history, "best": best,
+            "rng": torch.get_rng_state()}
 
 
 def _training_data(cfg, task, rank, world):

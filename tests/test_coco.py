@@ -133,6 +133,10 @@ def test_bad_input_is_one_clear_sentence(tmp_path):
     assert "empty box" in str(caught[0].message)
     with pytest.raises(ValueError, match="not found"):
         TopDownCOCO(str(tmp_path / "nope.json"), str(tmp_path))
+    for name, data in (("a_picture.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256))), ("arrays.npz", b"PK\x03\x04\x80\xff")):
+        (tmp_path / name).write_bytes(data)  # "'utf-8' codec can't decode" before
+        with pytest.raises(ValueError, match=f"{name}: not a text file .*, so not a COCO keypoint annotation file"):
+            TopDownCOCO(str(tmp_path / name), str(tmp_path))
 
 
 def test_non_finite_labels_are_refused_at_load_naming_the_annotation(tmp_path):

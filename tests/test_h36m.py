@@ -1,6 +1,7 @@
 """Human3.6M, the 3-D task: the cameras and both annotation forms on the real samples, Synth3D's people and
 labels, MPJPE and PA-MPJPE against closed forms, the 3-D flow, and the single-stage and lifting models trained
 and evaluated through the command line."""
+import dataclasses
 import json
 import math
 import pickle
@@ -282,6 +283,14 @@ def test_bad_3dmppe_annotations_are_named_at_load(synth3d, tmp_path, edit, messa
         read_3dmppe(str(tmp_path / "h36m_val.json"))
 
 
+def test_a_3dmppe_image_without_an_id_is_named_at_load(synth3d, tmp_path):
+    data = json.loads((Path(synth3d) / "annotations" / "h36m_val.json").read_text())
+    del data["images"][2]["id"]  # KeyError 'id' before
+    (tmp_path / "h36m_val.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="h36m_val.json: image 2 .* needs an id and a file_name"):
+        read_3dmppe(str(tmp_path / "h36m_val.json"))
+
+
 # --- the single-stage model ------------------------------------------------------------------------------------------
 
 def test_depth_targets_flip_with_their_joints(synth3d):
@@ -385,6 +394,43 @@ def test_lift_claims_its_folder_before_training(tmp_path, monkeypatch):
             lifting.train_lifting(lifting.LiftConfig(data=str(tmp_path), out=str(tmp_path / "busy")))
     finally:
         lock.close()
+
+
+def test_an_interrupted_lift_keeps_its_epochs_and_resumes_exactly(synth3d, tmp_path, monkeypatch):
+    """lift.pt is written every epoch; a run killed after epoch 2 of 3 goes on with --resume to the same model as a
+    run never stopped (same weights, same metrics); a finished run or other settings are refused."""
+    from rlelab import lifting
+
+    def cfg(out, **kw):
+        return lifting.LiftConfig(data=synth3d, epochs=3, width=32, batch_size=8, out=str(tmp_path / out), **kw)
+
+    _, straight = lifting.train_lifting(cfg("straight"), progress=False)
+    scored = lifting.evaluate_lifting
+    calls = []
+
+    def killed_in_epoch_3(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as a kill after epoch 2's save
+        return scored(*args)
+
+    monkeypatch.setattr(lifting, "evaluate_lifting", killed_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        lifting.train_lifting(cfg("resumed"), progress=False)
+    monkeypatch.setattr(lifting, "evaluate_lifting", scored)
+    kept = torch.load(tmp_path / "resumed" / "lift.pt", weights_only=True)
+    assert kept["epoch"] == 2 and len(kept["history"]) == 2 and "optimizer" in kept
+    with pytest.raises(ValueError, match="holds a run already .*continue it with --resume"):
+        lifting.train_lifting(cfg("resumed"), progress=False)
+    with pytest.raises(ValueError, match="was trained with width=32; now width=16. Resume with the same settings"):
+        lifting.train_lifting(dataclasses.replace(cfg("resumed"), width=16), progress=False, resume=True)
+    _, resumed = lifting.train_lifting(cfg("resumed"), progress=False, resume=True)
+    assert resumed == straight
+    a, b = (torch.load(tmp_path / run / "lift.pt", weights_only=True) for run in ("straight", "resumed"))
+    assert "optimizer" not in a and "optimizer" not in b  # a finished lift.pt holds the model alone
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    with pytest.raises(ValueError, match="a finished lifting run .*train a new one"):
+        lifting.train_lifting(cfg("resumed"), progress=False, resume=True)
 
 
 def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):

@@ -191,6 +191,23 @@ def test_an_empty_validation_split_is_refused_before_training(synth, tmp_path):
     assert not (tmp_path / "run" / "metrics.csv").exists()  # refused at the start, not after an epoch of training
 
 
+def test_a_validation_that_fails_keeps_the_trained_epoch(synth, tmp_path, monkeypatch):
+    """The scoring fails (bad validation data, not the model): last.pt still holds the epoch, and --resume goes on."""
+    import rlelab.train
+
+    scored = rlelab.train._validate
+    monkeypatch.setattr(rlelab.train, "_validate", lambda *a: (_ for _ in ()).throw(ValueError("val.json: no head box")))
+    cfg = tiny(synth, tmp_path / "run", eval_every=1, epochs=2)
+    with pytest.raises(ValueError, match=r"val.json: no head box \(.*last.pt holds epoch 1, trained but not scored: fix "
+                                         "that and train on with --resume.\)"):
+        train(cfg, progress=False)
+    kept = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert kept["epoch"] == 1 and len(kept["history"]) == 1 and not (tmp_path / "run" / "best.pt").exists()
+    monkeypatch.setattr(rlelab.train, "_validate", scored)
+    history = train(cfg, resume=True, progress=False)
+    assert [row["epoch"] for row in history] == [1, 2] and "AP" in history[-1]
+
+
 def test_export_of_something_else_and_eval_help_are_plain(tmp_path):
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     done = cli("export", "--checkpoint", tmp_path / "junk.pt", "--out", tmp_path / "small.pt")

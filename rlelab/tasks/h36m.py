@@ -78,6 +78,10 @@ def read_3dmppe(path):
     data = load_json(path, "Human3.6M annotation file (3DMPPE's JSON form)")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise ValueError(f"{path}: a 3DMPPE-form file has 'images' and 'annotations'; is it mmpose's npz form instead?")
+    for i, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+            raise ValueError(f"{path}: image {i} ({str(im)[:60]}) needs an id and a file_name; each entry of 'images' "
+                             "has both.")
     images = {im["id"]: im for im in data["images"]}
     samples = []
     for i, ann in enumerate(data["annotations"]):
