@@ -17,11 +17,15 @@ TEMP_SUFFIX = ".rlelab-tmp"
 
 def atomic_write(path, write, binary=True):
     """Call ``write(f)`` on a new temp file beside ``path``, then rename it to ``path`` (permissions as any new
-    file under the umask). On an error the temp file is removed and ``path`` is untouched."""
+    file under the umask). On an error the temp file is removed and ``path`` is untouched; the system's refusal
+    (no permission, a full disk) is one sentence naming ``path``."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write there ({e.strerror}); choose another place.") from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as f:
             write(f)
@@ -29,9 +33,12 @@ def atomic_write(path, write, binary=True):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is shared like any file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.strerror:
+            raise ValueError(f"{path}: could not be written ({e.strerror}); nothing was changed there: free some "
+                             "space or choose another place.") from None
         raise
 
 

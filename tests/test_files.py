@@ -138,3 +138,32 @@ def test_cameras_pkl_admits_numpy_arrays_and_plain_containers_only(tmp_path):
     (tmp_path / "short.pkl").write_bytes(pickle.dumps(good)[:20])
     with pytest.raises(ValueError, match="short.pkl: not a readable pickle"):
         files.load_numpy_pickle(tmp_path / "short.pkl")
+
+
+def test_a_refused_write_is_one_sentence_and_changes_nothing(tmp_path, monkeypatch):
+    """A full disk or a refused permission while a writer writes (PermissionError, OSError before): one sentence
+    naming the file, the file that was there untouched, no temp file left. Root passes every permission check, so
+    the system's refusals are raised where it would raise them."""
+    import errno
+    import os
+
+    from rlelab.files import atomic_write
+
+    path = tmp_path / "last.pt"
+    path.write_bytes(b"the previous epoch")
+
+    def disk_full(f):
+        f.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(ValueError, match=r"last.pt: could not be written \(No space left on device\); nothing was changed"):
+        atomic_write(path, disk_full)
+    assert path.read_bytes() == b"the previous epoch" and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+    with pytest.raises(ValueError, match=r"last.pt: could not be written \(Permission denied\)"):
+        atomic_write(path, lambda f: f.write(b"new"))
+    assert path.read_bytes() == b"the previous epoch" and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+    monkeypatch.undo()
+    monkeypatch.setattr("tempfile.mkstemp", lambda **kw: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+    with pytest.raises(ValueError, match=r"new.json: cannot write there \(Permission denied\); choose another place"):
+        atomic_write(tmp_path / "new.json", lambda f: f.write(b"{}"))
