@@ -214,6 +214,8 @@ def test_lifting_page_lifts_a_synth3d_person_and_a_picture():
     depth, plane = (float(m.value.split()[0]) for m in at.metric[:2])
     assert depth > plane  # the depth is where the picture says least (lab 05)
     assert len(at.get("plotly_chart")) == 2
+    # the shipped lifting model is the standardized RLE: sigma_hat is the error's std (it said "not it" before)
+    assert "σ̂ is the error's std itself" in at.caption[0].value
     if (ROOT / "data" / "synthpose_res18_rle.pt").exists():
         at.radio(key="lift_from").set_value("a picture (the 2-D model)").run()
         assert not at.exception

@@ -8,10 +8,11 @@ from common import DATA, ROOT, choose_boxes, choose_image, load_model, pick_chec
 from rlelab.camera import camera_to_pixel, world_to_camera
 from rlelab.data.synth3d import Synth3DConfig, sample_sequence
 from rlelab.data.synth3d import render as draw_frame
+from rlelab.lifting import IMAGE_LAYOUT, error_scale, h36m_from_coco, lift_pose, load_lifting
+from rlelab.losses import LOSSES
+from rlelab.tasks import TASKS
 from rlelab.tasks.h36m import LAYOUT as H36M
 from rlelab.tasks.h36m import mpjpe, pa_mpjpe
-from rlelab.lifting import IMAGE_LAYOUT, error_scale, h36m_from_coco, lift_pose, load_lifting
-from rlelab.tasks import TASKS
 
 LIFTING = DATA / "synth3d_lift_rle.pt"
 REPRODUCE = ("python -m rlelab synth3d --out data/synth3d_poses --n-train 2000 --n-val 250 --no-images\n"
@@ -106,14 +107,17 @@ def render():
     st.markdown(
         "The two-stage model of Table 8 lifts 17 2-D joints to 3-D (Martinez et al.'s fully connected network, "
         "trained with RLE on Synth3D). For each joint it predicts $\\hat\\mu$ and $\\hat\\sigma$ per camera axis; the "
-        "orange ellipsoids have half-axes $\\hat\\sigma\\cdot\\mathrm{std}(P_\\phi)$, the predicted error's std (Eq. 8 "
-        "leaves the scale of $\\bar\\mu$ free, so $\\hat\\sigma$ alone is not it). A picture keeps $x/z$ and $y/z$ and loses the depth, so "
-        "the ellipsoids are long along the depth, where a limb can point towards the camera or away from it with "
-        "the same pixels (lab 05, section 2).")
+        "orange ellipsoids have half-axes $\\hat\\sigma\\cdot\\mathrm{std}(P_\\phi)$, the predicted error's std. A picture "
+        "keeps $x/z$ and $y/z$ and loses the depth, so the ellipsoids are long along the depth, where a limb can point "
+        "towards the camera or away from it with the same pixels (lab 05, section 2).")
     if not LIFTING.exists():
         st.info("No lifting model in data/. Make the shipped one with:\n\n```bash\n" + REPRODUCE + "\n```")
         return
     model, cfg, to_error = lifting_model()
+    st.caption(("This model was trained with the standardized RLE (rlelab's design: Eq. 8 with log s and bar_mu "
+                "standardized), so std(P_phi) is 1 and σ̂ is the error's std itself." if LOSSES[cfg.loss].standardized(cfg)
+                else f"Its loss leaves the scale of bar_mu to the flow, so σ̂ alone is not the error's std: std(P_phi) "
+                     f"is {', '.join(f'{v:.2f}' for v in to_error)} along x, y and the depth."))
     with st.sidebar:
         source = st.radio("2-D pose from", ["a Synth3D person", "a picture (the 2-D model)"], key="lift_from")
         scale = st.slider("ellipsoid size (x error std)", 0.5, 3.0, 1.0, 0.5, key="lift_scale")
