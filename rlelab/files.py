@@ -1,7 +1,8 @@
 """Files that are complete or absent, never half-written: each write goes to a temp file beside its target,
 then one rename. A kill leaves at most a temp file, which its owner removes at its next start. Files from
 others are data: torch files are read with ``weights_only=True`` (``load_data``), pickles through an unpickler
-that admits only the numpy arrays and plain containers their format uses (``load_numpy_pickle``)."""
+that admits only the numpy arrays and plain containers their format uses (``load_numpy_pickle``). The files
+rlelab ships (``data/``) are found from anywhere by ``shipped``."""
 import collections
 import glob
 import os
@@ -13,6 +14,17 @@ import numpy as np
 import torch
 
 TEMP_SUFFIX = ".rlelab-tmp"
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")  # the repository's data/
+
+
+def shipped(name):
+    """The path of ``data/NAME``, a file that comes with rlelab (a checkpoint, a lifting model), whatever folder the
+    caller runs in: a lab opened from anywhere finds it."""
+    path = os.path.join(SHIPPED, name)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: not there; the shipped files come with a clone of rlelab installed by "
+                         "pip install -e . (README, the two commands at the top).")
+    return path
 
 
 def atomic_write(path, write, binary=True):

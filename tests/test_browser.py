@@ -100,6 +100,8 @@ def upload(browser, app_url, picture, height, address="pose", title="Pose and pe
     page.goto(f"{app_url}/?page={address}", timeout=60_000)
     page.get_by_text(title).wait_for(timeout=120_000)
     page.get_by_text("upload", exact=True).click()
+    # the uploader appears after the app's rerun: on a loaded machine that took over Playwright's 30 s default
+    page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)
     page.locator("input[type=file]").set_input_files(str(picture))
     return page
 
