@@ -4,6 +4,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,3 +105,25 @@ def test_the_import_graph_has_no_cycle_and_every_module_says_what_it_is():
             visit(name, [name])
     quiet = [name for name, path in files.items() if path.read_text().strip() and not ast.get_docstring(ast.parse(path.read_text()))]
     assert not quiet, f"modules without an opening docstring: {quiet}"
+
+
+def test_labs_find_their_files_from_any_folder():
+    """A lab copied to a student's folder or opened from anywhere but labs/ still finds the shipped models: no lab
+    reads a path relative to labs/ (they read "../data/..." before); rlelab.files.shipped finds data/ from anywhere."""
+    import json
+    import os
+
+    from rlelab.files import shipped
+
+    for path in sorted((ROOT / "labs").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] == "code":
+                assert "../" not in "".join(cell["source"]), f"{path.name}, cell {i}: a path relative to labs/"
+    here = os.getcwd()
+    try:
+        os.chdir("/")
+        assert Path(shipped("synthpose_res18_rle.pt")).samefile(ROOT / "data" / "synthpose_res18_rle.pt")
+    finally:
+        os.chdir(here)
+    with pytest.raises(ValueError, match="not there; the shipped files come with a clone of rlelab"):
+        shipped("no_such_model.pt")
