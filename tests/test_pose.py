@@ -1,4 +1,4 @@
-"""Pose models, evaluation, trainer (resume, DDP) and the command line: issue 5."""
+"""Pose models, evaluation, trainer (resume, DDP) and the command line."""
 import json
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Released weights (issue 17): the authors' RegressFlow and mmpose's RLE model imported as rlelab checkpoints.
+"""Released weights: the authors' RegressFlow and mmpose's RLE model imported as rlelab checkpoints.
 
 No released file is downloaded: each test builds a state dict with exactly the names and shapes of its source
 (random weights, random BatchNorm statistics) and checks the imported model against a forward pass written here

@@ -1,4 +1,4 @@
-"""One trainer for every task (issue 15): COCO's results unchanged by the restructuring, the task in configs and
+"""One trainer for every task: COCO's results unchanged by the restructuring, the task in configs and
 checkpoints, and config keys overridden on the command line."""
 import subprocess
 import sys

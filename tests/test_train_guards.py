@@ -1,4 +1,4 @@
-"""The trainer and the command line never lie and never lose what a user made (issue 13): run folders belong
+"""The trainer and the command line never lie and never lose what a user made: run folders belong
 to one run, resume takes any complete saved state, labels and configs are checked when they are read."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""The trainer at the paper's scale (issue 14): a stable start, amp, clipping, init_from, and what sigma_hat means."""
+"""The trainer at the paper's scale: a stable start, amp, clipping, init_from, and what sigma_hat means."""
 import math
 
 import pytest
