@@ -25,7 +25,7 @@ def render():
     st.title("Eq. 8, term by term")
     st.markdown(
         "RLE's loss for one joint (Eq. 8) is $-\\log Q(\\bar\\mu) - \\log G_\\phi(\\bar\\mu) + \\sum_d \\log\\hat\\sigma_d$ with "
-        "$\\bar\\mu = (\\mu_g - \\hat\\mu)/\\hat\\sigma$. Move the prediction, its $\\hat\\sigma$ and the label: the bars are the "
+        "$\\bar\\mu = (\\mu_g - \\hat\\mu)/\\hat\\sigma$. Move the prediction, its $\\hat\\sigma$ and the label: the number tiles are the "
         "three terms for this model's trained flow $G_\\phi$, the curves the same terms as the prediction sweeps across "
         "the crop. The table says how each term's gradient reaches $\\hat\\mu$: the $Q$ term needs no flow (Fig. 2c), "
         "so the regression model learns even while $G_\\phi$ is still the identity.")
