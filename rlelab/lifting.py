@@ -220,9 +220,8 @@ def _resume_state(cfg):
     if ckpt.get("kind") != "lifting" or "optimizer" not in ckpt:
         raise ValueError(f"{path}: a finished lifting run (its {len(ckpt.get('history', []))} epochs done, no optimizer "
                          "state); train a new one, with --overwrite or into another --out.")
-    saved = {k: v for k, v in ckpt["config"].items() if k not in ("epochs", "out")}
-    now = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("epochs", "out")}
-    changed = sorted(k for k in now if saved.get(k) != now[k])
+    saved, now = ckpt["config"], dataclasses.asdict(cfg)
+    changed = sorted(k for k in now if k not in ("epochs", "out") and saved.get(k) != now[k])
     if changed:
         raise ValueError(f"{path} was trained with " + ", ".join(f"{k}={saved.get(k)!r}" for k in changed) + "; now "
                          + ", ".join(f"{k}={now[k]!r}" for k in changed) + ". Resume with the same settings.")
@@ -237,7 +236,8 @@ def _save_lifting(cfg, model, history, resume_from=None):
     if resume_from is not None:
         opt, sched, gen = resume_from
         state.update(optimizer=opt.state_dict(), scheduler=sched.state_dict(), generator=gen.get_state(),
-                     rng=torch.get_rng_state(), epoch=len(history))
+                     rng=torch.get_rng_state(), epoch=len(history),  # dropout draws from torch's generators
+                     cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
     atomic_write(os.path.join(cfg.out, "lift.pt"), lambda f: torch.save(state, f))
     atomic_write(os.path.join(cfg.out, "metrics.json"), lambda f: json.dump(history, f, indent=1), binary=False)
 
@@ -266,6 +266,8 @@ def _train_lifting(cfg, progress, ckpt=None):
         sched.load_state_dict(ckpt["scheduler"])
         gen.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["rng"])
+        if ckpt.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         history = ckpt["history"]
     # The image trainer's step (rlelab.train.train_step: the loss of rlelab.losses, clipping, the Step it returns);
     # the epoch is this loop: the whole data set is two arrays already on the device, no loader, workers or DDP.
