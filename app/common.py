@@ -14,13 +14,14 @@ from PIL import Image
 
 from rlelab import detect
 from rlelab.checkpoints import load_checkpoint
+from rlelab.files import SHIPPED
 from rlelab.inference import predict_image, read_image
 from rlelab.losses import LOSSES, density_grid
 from rlelab.tasks import TASKS
 from rlelab.tasks.coco import LAYOUT as COCO_LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "data"
+DATA = Path(SHIPPED)  # rlelab's data/, the one home of where the shipped files are
 DEFAULTS = {"rle": DATA / "synthpose_res18_rle.pt", "l1": DATA / "synthpose_res18_l1.pt"}
 DISPLAY_SIDE = 1600  # larger pictures are shown and processed at this long side
 REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200\n"

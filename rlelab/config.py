@@ -13,6 +13,7 @@ from .densities import LOG_Q
 from .losses import LOSSES, RLE_VARIANTS
 from .models import BACKBONES, NORMS, build_model
 from .tasks import TASKS
+from .tasks.h36m import MIXABLE
 
 
 @dataclass
@@ -152,8 +153,8 @@ def _check_model(cfg, where):
         if TASKS[cfg.task].dim != 3 or cfg.head != "regression":
             raise ValueError(f"{where}: mix_2d adds 2-D-only people to a 3-D regression (task: h36m, head: regression); "
                              f"task {cfg.task!r} with head {cfg.head!r} trains on its own data alone, so remove mix_2d.")
-        if cfg.mix_2d_task not in TASKS or TASKS[cfg.mix_2d_task].dim != 2:
-            names = ", ".join(name for name, task in TASKS.items() if task.dim == 2)
+        if cfg.mix_2d_task not in MIXABLE:  # a 2-D task whose joints Human3.6M's can be built from
+            names = ", ".join(MIXABLE)
             raise ValueError(f"{where}: mix_2d_task {cfg.mix_2d_task!r} is not a 2-D task; choose one of {names}.")
     for name in ("pixel_mean", "pixel_std"):
         value = getattr(cfg, name)

@@ -135,7 +135,7 @@ def find_annotations(root, names, make):
         path = os.path.join(root, "annotations", name)
         if os.path.isfile(path):
             return path
-    listed = " or ".join(f"annotations/{n}" for n in names[:1]) + "".join(f" or .{n.rsplit('.', 1)[1]}" for n in names[1:])
+    listed = f"annotations/{names[0]}" + "".join(f" or .{n.rsplit('.', 1)[1]}" for n in names[1:])  # h36m_val.json or .npz
     raise ValueError(f"{root}: no {listed}; point to {make[0]} (make one with: {make[1]} --out {root}).")
 
 

@@ -255,12 +255,15 @@ def h36m_paths(root, split):
                        " (a data set made with --no-images serves the lifting model only)")
 
 
+MIXABLE = {task.name: task for task in (COCO, MPII)}  # the 2-D tasks whose joints TO_H36M maps to Human3.6M's
+
+
 def mix_2d(h36m, cfg, data_config):
     """Human3.6M's training people and, with ``cfg.mix_2d``, the people of that 2-D data set (``MixedH36M``; its
     task ``cfg.mix_2d_task`` is one whose joints ``TO_H36M`` maps)."""
     if cfg.mix_2d is None:
         return h36m
-    other = {task.name: task for task in (COCO, MPII)}[cfg.mix_2d_task]
+    other = MIXABLE[cfg.mix_2d_task]
     return MixedH36M(h36m, other.dataset(*other.paths(cfg.mix_2d, cfg.train_split), data_config, seed=cfg.seed))
 
 
