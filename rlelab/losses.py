@@ -195,9 +195,9 @@ def p_phi_moments(flow, q="laplace", n=None, samples=None):
 def density_grid(flow, q="laplace", n=201, standardize=False, samples=200_000):
     """The learned density of bar_mu where its mass is: (axis, density, mean, std per coordinate).
 
-    P_phi = Q G_phi s (Eq. 7) for RLE, G_phi alone (q=None) for DLE (Eq. 5), normalized by s of
-    ``p_phi_moments``. Eq. 8 without log s leaves the scale of bar_mu free, so a trained flow may squeeze P_phi
-    far below Q's unit scale (sigma_hat grows to match). The error the model predicts for a joint then has std
+    P_phi = Q G_phi s (Eq. 7) for RLE with log s, G_phi alone (q=None) for DLE (Eq. 5) and RLE without log s,
+    normalized by s of ``p_phi_moments``. Eq. 8 without log s pushes sigma_hat up, so a trained flow may hold a
+    density of bar_mu far narrower than Q's unit scale. The error the model predicts for a joint then has std
     sigma_hat * std, per coordinate. ``standardize``: the density a standardized RLE (``rle_loss(...,
     standardize=True)``) uses, P_phi moved and scaled to mean 0 and std 1, over [-6, 6]^D.
 
@@ -321,7 +321,22 @@ class RLEOptions:
             return (f"standardize reads Eq. 8 with its normalizer s built in (variant 'paper', no with_log_s); for "
                     f"variant {self.variant!r} or with_log_s: true, as the paper or its "
                     "code wrote them, set standardize: false.")
+        if self.with_log_s and self.variant != "paper":
+            return (f"with_log_s adds Eq. 16's log s to the paper's Eq. 8; variant {self.variant!r} has no such term "
+                    "(nor does its code): set with_log_s: false, or variant: paper.")
         return None
+
+    def density_log_q(self, dim):
+        """log Q per coordinate of the density of bar_mu a model trained with these options holds, P = Q G_phi s, or
+        None when it is G_phi alone.
+
+        With log s (or standardized) the flow learns through the normalized Q G_phi s, so that product is the fitted
+        density (Q the variant's effective Q, ``effective_log_q``). Without it, Q does not depend on phi: the flow's
+        only gradient is that of -log G_phi(bar_mu), so G_phi is the plain maximum-likelihood fit of bar_mu's law
+        and Q G_phi s is not the density the fit found (it is what the loss equals, not what it learned)."""
+        if not (self.with_log_s or self.standardize):
+            return None
+        return effective_log_q(self.variant, self.q, dim)
 
 
 @dataclass(frozen=True)
@@ -330,9 +345,9 @@ class Loss:
     toys, the evaluation, the app, the benchmarks ask these, never the name).
 
     The density of bar_mu a loss fits (for scoring, drawing and reading sigma_hat as an error) is Q alone for a
-    fixed-Q loss, G_phi for DLE (Eq. 5), Q_eff G_phi s for RLE (Eq. 7, ``effective_log_q``), standardized where
-    the options say so; ``law`` is a known law instead (the toys' oracle). The basic design (``flow_on_label``)
-    has none: its flow is over the label.
+    fixed-Q loss, G_phi for DLE (Eq. 5) and for RLE without log s, Q_eff G_phi s for RLE with log s (Eq. 7,
+    ``RLEOptions.density_log_q``), standardized where the options say so; ``law`` is a known law instead (the
+    toys' oracle). The basic design (``flow_on_label``) has none: its flow is over the label.
     """
 
     name: str
@@ -377,11 +392,11 @@ class Loss:
         return bool(getattr(self.read_options(cfg), "standardize", False))
 
     def log_q(self, cfg, dim):
-        """log Q per coordinate of the density P = Q G_phi s it fits: the variant's effective Q for RLE, the fixed Q
-        of a Laplace or Gaussian loss, None for a flow alone (DLE)."""
+        """log Q per coordinate of the density P = Q G_phi s it fits: the fixed Q of a Laplace or Gaussian loss, None
+        for a flow alone (DLE, and RLE without log s), the variant's effective Q for RLE with log s or standardized
+        (``RLEOptions.density_log_q``)."""
         if self.eq8:
-            options = self.read_options(cfg)
-            return effective_log_q(options.variant, options.q, dim)
+            return self.read_options(cfg).density_log_q(dim)
         if self.trains_flow and not self.flow_on_label:
             return None
         return LOG_Q[self.q] if self.q else None
@@ -402,7 +417,7 @@ class Loss:
             log_norm, m, a = p_phi_moments(flow, log_q, n=n)
             y = m + a * bar_mu
             return q_sum(y) + flow.log_prob(y) + log_norm + torch.log(a).sum()
-        if log_q is None:  # DLE: G_phi is a normalized density
+        if log_q is None:  # DLE, RLE without log s: G_phi is a normalized density
             return flow.log_prob(bar_mu)
         return rle_log_density(flow, bar_mu, log_q, n)
 

@@ -171,7 +171,7 @@ class FitConfig:
     loss: str = "rle"
     q: str = "laplace"
     variant: str = "paper"
-    with_log_s: bool | None = None  # None: on unless standardize (see the note in fit())
+    with_log_s: bool | None = None  # None: on for the paper's variant unless standardize (see the note in fit())
     standardize: bool = False  # RLE with bar_mu standardized (rle_loss): sigma_hat is the std of the error
     steps: int = 2000
     n_train: int = 4096
@@ -335,7 +335,7 @@ def fit(config=None, progress=False, callback=None, **overrides):
     """
     c = FitConfig(**{**(asdict(config) if config else {}), **overrides})
     if c.with_log_s is None:
-        c.with_log_s = not c.standardize  # a standardized density has its s built in
+        c.with_log_s = not c.standardize and c.variant == "paper"  # standardized: s built in; the references: none
     check_config(c)
     world = World(c.law, c.dim)
     x, y = world.sample(c.n_train, seed=c.seed)

@@ -32,6 +32,24 @@ def test_new_laws_have_their_closed_form_variance_and_sample_it(law, variance):
 
 
 @pytest.mark.float_sensitive
+@pytest.mark.parametrize("q, where", [("laplace", "median"), ("gaussian", "mean")])
+def test_under_eq8_mu_hat_sits_at_q_s_location_not_at_the_mode(q, where):
+    """Without log s, -log Q(bar_mu) alone sets mu_hat: the -log G_phi term's gradient in mu_hat is the mean of
+    G_phi's score, 0 once G_phi fits bar_mu's law. A Laplace Q's minimizer is bar_mu's median, a Gaussian Q's its
+    mean. On the Gumbel world (mean 0, median -0.211, mode -0.577 in units of s) measured: -0.194 and -0.008.
+    The tolerance, 0.07, is a third of the distance from the median to the mean, the nearest other place."""
+    from rlelab.toys import EULER_GAMMA
+
+    places = {"mean": 0.0, "median": -EULER_GAMMA - math.log(math.log(2)), "mode": -EULER_GAMMA}
+    result = fit(law="gumbel", loss="rle", q=q, with_log_s=False, steps=1500, seed=0)
+    x = torch.linspace(-1, 1, 201)[:, None]
+    with torch.no_grad():
+        offset = ((result.model(x)[0] - result.world.f(x)) / result.world.s(x)).median().item()
+    assert abs(offset - places[where]) < 0.07, (offset, places)
+    assert min(places, key=lambda p: abs(places[p] - offset)) == where
+
+
+@pytest.mark.float_sensitive
 @pytest.mark.parametrize("loss, with_log_s", [("rle", True), ("rle", False), ("dle", False)])
 def test_mu_star_is_the_mean_of_the_learned_law(loss, with_log_s):
     # Fit.predict's mu* against the mean of p_hat(y | x) integrated on a fine y grid at a few inputs: they agree to
