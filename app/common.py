@@ -44,13 +44,13 @@ def checkpoints():
 def load_model(path):
     """(model, config, about, density): ``about`` holds the checkpoint's history, for imported weights its source
     (``rlelab.released``) and ``error_std``, what sigma_hat times is the predicted error's std (``Loss.moments``); for a model with a flow, ``density`` is its learned density of bar_mu as
-    ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE, G_phi alone otherwise;
-    None without a flow."""
+    ``density_grid`` returns it (axis, density, mean, std): P_phi = Q G_phi s for RLE with log s or standardized, G_phi
+    alone for DLE and for RLE without log s (``Loss.log_q``); None without a flow."""
     model, cfg, ckpt = load_checkpoint(str(ROOT / path))
     density = None
     if getattr(model, "flow", None) is not None:
         with torch.no_grad():
-            loss = LOSSES[cfg.loss]  # the variant's Q for RLE; the flow alone for DLE
+            loss = LOSSES[cfg.loss]  # Q G_phi s or G_phi alone, as the loss trained its flow
             density = density_grid(model.flow, loss.log_q(cfg, model.flow.dim), standardize=loss.standardized(cfg))
     with torch.no_grad():  # std(bar_mu) per axis under the density the loss fitted
         error_std = LOSSES[cfg.loss].moments(getattr(model, "flow", None), cfg, 2)[1].numpy()

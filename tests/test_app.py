@@ -44,7 +44,7 @@ def test_density_page_opens_without_training_and_trains_other_settings_once():
     assert all(m.value.endswith("nats") for m in at.metric)
     kl = [float(m.value.split()[0]) for m in at.metric]
     assert kl[0] < min(kl[1:]) / 3  # the default view is one where RLE's learned shape wins clearly
-    assert "learns the tilt" in at.info[0].value  # the default view says its lesson
+    assert "can learn the tilt: its KL is" in at.info[0].value  # the default view says its lesson
     at.slider[0].set_value(-0.5).run()  # moving x0 redraws without retraining
     assert not at.exception
     at.session_state["steps_1d"] = 300  # training steps: small for a 1-D world
@@ -74,6 +74,19 @@ def test_density_page_draws_2d_contours_for_the_correlated_law():
     assert titles[0] == "truth" and titles[1].startswith("rle (KL ")
 
 
+def test_density_page_lessons_say_what_the_numbers_shown_say():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "app"))
+    page = importlib.import_module("views.densities")
+    dle_wins = {"dle": {"kl": 0.0151}, "laplace": {"kl": 0.0170}, "gaussian": {"kl": 0.03}}
+    said = page.lesson("student_t", "dle", dle_wins)
+    assert "DLE beats the plain Laplace" in said and "1.1x below" in said and "RLE" not in said
+    rle_loses = {"rle": {"kl": 0.02}, "laplace": {"kl": 0.0170}, "gaussian": {"kl": 0.03}}
+    assert "RLE does not beat the plain Laplace (its KL is 1.2x the Laplace's)" in page.lesson("student_t", "rle", rle_loses)
+
+
 @pytest.mark.parametrize("law, words", [("gumbel", "long tail"), ("flat", "flat top")])
 def test_density_page_teaches_the_skewed_and_the_flat_law(law, words):
     at = AppTest.from_file(APP, default_timeout=300)
@@ -92,7 +105,7 @@ def test_density_page_shows_a_pose_checkpoints_flow():
     assert not at.exception
     assert at.sidebar.selectbox[0].value == "data/synthpose_res18_rle.pt"
     caption = at.main.caption[-1].value
-    assert caption.startswith("std of P_phi:")
+    assert caption.startswith("std of the learned density:")
     std_x = float(caption.split(":")[1].split()[0])
     assert 0 < std_x < 3
     at.sidebar.selectbox[0].set_value("data/synthpose_res18_l1.pt").run()

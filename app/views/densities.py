@@ -107,8 +107,9 @@ def render_toy():
     cols = st.columns(len(fits))
     for col, (name, score) in zip(cols, scores.items()):
         col.metric(f"KL(true || {name})", f"{score['kl']:.4f} nats", help="Monte Carlo over 50,000 fresh samples")
-    if law in LESSONS:
-        st.info(LESSONS[law])
+    said = lesson(law, loss, scores)
+    if said:
+        st.info(said)
 
     x0 = st.slider("input x at which to look at p(y | x)", -1.0, 1.0, 0.5, step=0.05)
     figure = curves if dim == 1 else contours
@@ -122,23 +123,36 @@ def render_toy():
                        yaxis=dict(tickformat=".2~f", dtick="D2"), margin=dict(t=10), legend=dict(orientation="h", y=1.1))
     st.subheader("Learning curves")
     st.plotly_chart(hist, width="stretch")
-    st.caption("RMSE of mu_hat against f: " + ", ".join(f"{n} {s['rmse']:.4f}" for n, s in scores.items()))
+    st.caption("The curves score 4,096 fresh samples at each point of training, the numbers at the top 50,000 other "
+               "ones: on heavy tails the two estimates of one KL differ by the draws' noise. RMSE of mu_hat against "
+               "f: " + ", ".join(f"{n} {s['rmse']:.4f}" for n, s in scores.items()))
 
 
-LESSONS = {  # what a student should take from a law, said on the page
-    "correlated": "The lesson in one picture: the noise of the two coordinates is correlated, so the true contours "
-                  "are tilted. The Gaussian and the Laplace of Eq. 1-2 put an independent scale on each coordinate "
-                  "and cannot tilt; RLE's flow over (y1, y2) learns the tilt, and its KL is a fraction of theirs.",
-    "student_t": "Here RLE does not beat the plain Laplace, and that is expected: Student-t noise is already close to "
-                 "a Laplace, so the Laplace has almost nothing left to learn, while RLE pays for estimating a flow "
-                 "from 4096 samples (its extra freedom costs variance). RLE wins where the shape is far from both "
-                 "families: try the correlated or the skewed laws.",
-    "gumbel": "One mode and a long tail to the right: the Gaussian and the Laplace are symmetric, so they spread mass "
-              "where no label falls and miss the tail. RLE's flow learns the skew (benchmarks/toy_fidelity.md: its KL "
-              "is 10x below the Laplace's), and the mean of its learned law, mu*, lands near the labels' mean.",
-    "flat": "A flat top and almost no tails: the Laplace, peaked with heavy tails, is the worst fit. RLE's flow must "
-            "undo its own Laplace Q's kink to flatten it, so it wins, but by less (1.7x) than on the skewed laws.",
-}
+def lesson(law, loss, scores):
+    """What a student should take from a law, said on the page in the terms of the numbers it shows (or None)."""
+    name, mine, laplace = loss.upper(), scores[loss]["kl"], scores["laplace"]["kl"]
+    versus = (f"its KL is {laplace / mine:.1f}x below the Laplace's" if mine < laplace
+              else f"its KL is {mine / laplace:.1f}x the Laplace's")
+    if law == "correlated":
+        return ("The lesson in one picture: the noise of the two coordinates is correlated, so the true contours are "
+                "tilted. The Gaussian and the Laplace of Eq. 1-2 put an independent scale on each coordinate and "
+                f"cannot tilt; {name}'s flow over (y1, y2) can learn the tilt: {versus}.")
+    if law == "student_t":
+        if mine >= laplace:
+            return (f"Here {name} does not beat the plain Laplace ({versus}), and that is expected: Student-t noise is "
+                    "already close to a Laplace, so the Laplace has almost nothing left to learn, while a flow pays for "
+                    "being estimated from 4096 samples. The flow wins where the shape is far from both families: try "
+                    "the correlated or the skewed laws.")
+        return (f"Here {name} beats the plain Laplace only by a little ({versus}): Student-t noise is already close to "
+                "a Laplace, so a flow has little left to learn. It wins by more where the shape is far from both "
+                "families: try the correlated or the skewed laws.")
+    if law == "gumbel":
+        return ("One mode and a long tail to the right: the Gaussian and the Laplace are symmetric, so they spread mass "
+                f"where no label falls and miss the tail. {name}'s flow can learn the skew: {versus}.")
+    if law == "flat":
+        return ("A flat top and almost no tails: the Laplace, peaked with heavy tails, fits it worst of the two "
+                f"families. A flow must flatten it ({name} with a Laplace Q must also undo Q's kink): {versus}.")
+    return None
 
 
 def curves(world, fits, scores, x0, log_y):
@@ -189,8 +203,10 @@ def render_pose_density():
     st.title("The error density a pose model learned")
     st.markdown(
         "An RLE model's flow learns the density of the normalized error $\\bar\\mu = (\\mu_g - \\hat\\mu) / \\hat\\sigma$ "
-        "of every joint: $P_\\phi(\\bar\\mu) = Q(\\bar\\mu)\\, G_\\phi(\\bar\\mu)\\, s$ (Eq. 7), with $s$ by a Riemann sum (Eq. 16). "
-        "Fig. 4 of the paper: sharper than a Gaussian at the peak, with heavier tails.")
+        "of every joint. Trained with $\\log s$ or standardized, it is $P_\\phi(\\bar\\mu) = Q(\\bar\\mu)\\, G_\\phi(\\bar\\mu)\\, s$ "
+        "(Eq. 7, $s$ by a Riemann sum, Eq. 16). Trained by Eq. 8 without $\\log s$ (the paper's pose models), $Q$ has no "
+        "parameter of the flow in it, so the flow's only gradient is $-\\log G_\\phi$'s: $G_\\phi$ alone is the fitted "
+        "density, and that is what is drawn. Fig. 4 of the paper: sharper than a Gaussian at the peak, heavier tails.")
     with st.sidebar:
         path = pick_checkpoint("pose checkpoint", "rle", key="density_model")
         log_y = st.toggle("log-scale density", value=True, key="density_log")
@@ -207,7 +223,7 @@ def render_pose_density():
     contour = go.Figure(go.Contour(x=axis, y=axis, z=p.T, colorscale="Reds", contours=dict(coloring="heatmap"),
                                    colorbar=dict(title="density")))
     contour.update_layout(xaxis_title="bar_mu x", yaxis_title="bar_mu y", height=460, yaxis=dict(scaleanchor="x"))
-    left.subheader("P_phi(bar_mu), both coordinates")
+    left.subheader("The learned density of bar_mu, both coordinates")
     left.plotly_chart(contour, width="stretch")
     marginals = go.Figure()
     for dim, name in ((0, "x"), (1, "y")):
@@ -226,6 +242,6 @@ def render_pose_density():
     right.plotly_chart(marginals, width="stretch")
     st.caption("Standardized RLE: P_phi moved and scaled to mean 0 and std 1, so sigma_hat is the error's std; compare "
                "shapes. Grid: [-6, 6]^2." if LOSSES[cfg.loss].standardized(cfg) else
-               f"std of P_phi: {std[0]:.4f} (x), {std[1]:.4f} (y). Eq. 8 without log s leaves the scale of bar_mu free: "
-               "the flow shrinks while sigma_hat grows, so compare shapes, not widths; the app's pose page draws "
-               "sigma_hat * std. Grid: the square where the mass is, normalized on it.")
+               f"std of the learned density: {std[0]:.4f} (x), {std[1]:.4f} (y). Eq. 8 without log s pushes sigma_hat up "
+               "(the drift), so bar_mu = error / sigma_hat is small and its density narrow: compare shapes, not widths; "
+               "the app's pose page draws sigma_hat * std. Grid: the square where the mass is, normalized on it.")
