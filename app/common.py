@@ -140,14 +140,17 @@ def pose_figure(image, preds, layout, show_sigma=True, sigma_scale=1.0, height=5
         if not show_sigma:  # a model without sigma_hat (L1, L2): no confidence to colour, none to hover
             text = [t.rsplit("<br>c = ", 1)[0] for t in text]
         marker = (dict(color=pred["confidence"], colorscale="RdYlGn", cmin=lo, cmax=hi,
-                       colorbar=dict(title="c", thickness=12, tickformat=".3f", len=0.6)) if show_sigma else dict(color="white"))
+                       colorbar=dict(title=dict(text="c", side="right"), orientation="h", thickness=10, tickformat=".3f", len=0.7,
+                                     y=0, yanchor="top")) if show_sigma else dict(color="white"))
         traces.append(go.Scatter(x=joints[:, 0], y=joints[:, 1], mode="markers", hovertext=text, hoverinfo="text",
                                  marker=dict(size=9, line=dict(color="black", width=1), **marker), showlegend=False))
         x, y, w, h = pred["box"]
         shapes.append(dict(type="rect", x0=x, y0=y, x1=x + w, y1=y + h, line=dict(color="rgba(31,119,180,0.9)", dash="dash")))
     h, w = image.shape[:2]  # the picture fills the plot; ellipses reaching outside it are clipped
     fig = go.Figure(traces)
-    fig.update_layout(shapes=shapes, height=height, margin=dict(l=0, r=0, t=10, b=0), xaxis=dict(visible=False, range=[-0.5, w - 0.5]),
+    # the colour bar lies under the picture, in a strip every figure keeps, so that pictures side by side (Compare)
+    # are drawn the same size whether or not their model has a confidence to colour
+    fig.update_layout(shapes=shapes, height=height, margin=dict(l=0, r=0, t=10, b=44), xaxis=dict(visible=False, range=[-0.5, w - 0.5]),
                       yaxis=dict(visible=False, range=[h - 0.5, -0.5], scaleanchor="x"), dragmode="select",
                       legend=dict(orientation="h", y=1.02, x=0))
     return fig

@@ -468,7 +468,11 @@ def test_coco_joints_become_h36m_joints_and_lift():
     Cfg.standardize = False
     from rlelab.losses import p_phi_moments
 
+    # without log s the flow holds G_phi alone (Q has no phi in it); with log s, the normalized Q G_phi s
+    assert np.allclose(error_scale(model, Cfg), p_phi_moments(model.flow, None)[2].detach().double().numpy())
+    Cfg.with_log_s = True
     assert np.allclose(error_scale(model, Cfg), p_phi_moments(model.flow, "laplace")[2].detach().double().numpy())
+    Cfg.with_log_s = False
     Cfg.loss = "laplace"  # a unit Laplace's std is sqrt 2 (its scale is sigma_hat)
     assert np.allclose(error_scale(LiftingModel(width=32), Cfg), np.sqrt(2))
 

@@ -1,6 +1,7 @@
 """Page "Eq. 8 term by term": move a prediction, its sigma_hat and the label, and watch the three terms of RLE's
 loss and their gradients, with a trained model's flow G_phi."""
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import streamlit as st
 import torch
 
@@ -27,7 +28,7 @@ def render():
         "RLE's loss for one joint (Eq. 8) is $-\\log Q(\\bar\\mu) - \\log G_\\phi(\\bar\\mu) + \\sum_d \\log\\hat\\sigma_d$ with "
         "$\\bar\\mu = (\\mu_g - \\hat\\mu)/\\hat\\sigma$. Move the prediction, its $\\hat\\sigma$ and the label: the number tiles are the "
         "three terms for this model's trained flow $G_\\phi$, the curves the same terms as the prediction sweeps across "
-        "the crop. The table says how each term's gradient reaches $\\hat\\mu$: the $Q$ term needs no flow (Fig. 2c), "
+        "the crop (the $Q$ term on its own axis: the flow's term is far larger). The table says how each term's gradient reaches $\\hat\\mu$: the $Q$ term needs no flow (Fig. 2c), "
         "so the regression model learns even while $G_\\phi$ is still the identity.")
     with st.sidebar:
         path = pick_checkpoint("RLE model (its flow)", "rle", key="eq8_model")
@@ -70,18 +71,27 @@ def render():
 
 
 def sweep(flow, q, label, sigma, mu, n=201):
-    """Each term and their sum as the prediction sweeps [-0.5, 0.5], the current prediction marked."""
+    """Each term and their sum as the prediction sweeps [-0.5, 0.5], the current prediction marked: the Q term
+    (with log sigma_hat, a constant here) on its own axis above, so that the flow's much larger -log G term below
+    does not flatten the shortcut (Fig. 2c) the page is about."""
     grid = torch.linspace(-0.5, 0.5, n)
     mu_hat = torch.stack([grid, torch.zeros(n)], 1)
     with torch.no_grad():
         parts = terms(flow, q, mu_hat, torch.full((n, 2), sigma), torch.tensor([[label, 0.0]]).expand(n, 2))
-    fig = go.Figure()
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=(
+        "-log Q: reaches μ̂ with no flow (Fig. 2c's shortcut)", "-log G_φ, through the flow, and Eq. 8, the sum"))
     for name, value in parts.items():
-        fig.add_trace(go.Scatter(x=grid, y=value, name=name, line=dict(color=COLORS[name], width=2)))
-    fig.add_trace(go.Scatter(x=grid, y=sum(parts.values()), name="Eq. 8", line=dict(color=COLORS["Eq. 8"], width=3)))
-    fig.add_vline(x=mu, line=dict(color="black", dash="dash"), annotation_text="μ̂")
-    fig.add_vline(x=label, line=dict(color="grey", dash="dot"), annotation_text="μ_g")
-    fig.update_layout(xaxis_title="prediction μ̂ (x)", yaxis_title="loss term", height=420, margin=dict(t=30),
-                      legend=dict(orientation="h", y=1.12))
+        row = 2 if name == "-log G_phi(bar_mu)" else 1
+        fig.add_trace(go.Scatter(x=grid, y=value, name=name, line=dict(color=COLORS[name], width=2)), row=row, col=1)
+    fig.add_trace(go.Scatter(x=grid, y=sum(parts.values()), name="Eq. 8", line=dict(color=COLORS["Eq. 8"], width=3)),
+                  row=2, col=1)
+    for row in (1, 2):
+        words = dict(annotation_text="μ̂") if row == 1 else {}
+        fig.add_vline(x=mu, line=dict(color="black", dash="dash"), row=row, col=1, **words)
+        words = dict(annotation_text="μ_g") if row == 1 else {}
+        fig.add_vline(x=label, line=dict(color="grey", dash="dot"), row=row, col=1, **words)
+    fig.update_xaxes(title_text="prediction μ̂ (x)", row=2, col=1)
+    fig.update_yaxes(title_text="loss term", row=1, col=1)
+    fig.update_yaxes(title_text="loss term", row=2, col=1)
+    fig.update_layout(height=560, margin=dict(t=60), legend=dict(orientation="h", y=1.14))
     return fig
-

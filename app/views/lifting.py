@@ -19,7 +19,8 @@ REPRODUCE = ("python -m rlelab synth3d --out data/synth3d_poses --n-train 2000 -
              "python -m rlelab lift --data data/synth3d_poses --loss rle --standardize --width 256 --epochs 20 \\\n"
              "    --out runs/lift_rle_std_w256\n"
              "cp runs/lift_rle_std_w256/lift.pt data/synth3d_lift_rle.pt")
-LEFT = {11, 12, 13, 4, 5, 6}
+LEFT = {11, 12, 13, 4, 5, 6}  # the bones ending at these joints are the person's left limbs
+SIDE = {True: ("the person's left limbs", "#d62728"), False: ("right limbs, spine and head", "#1f77b4")}
 
 
 @st.cache_resource(show_spinner="loading the lifting model ...")
@@ -49,22 +50,27 @@ def skeleton_3d(mu, sigma, truth=None, scale=1.0, height=560):
     """Plotly 3-D figure in the camera's axes (x right, y up, z the depth), metres relative to the root."""
     show = lambda p: (p[:, 0], p[:, 2], -p[:, 1])  # plotly's z is up: (x, depth, -y)
     fig = go.Figure()
-    for pose, name, dash in ((truth, "truth", "dot"), (mu, "lifted mu_hat", "solid")):
-        if pose is None:
-            continue
+    if truth is not None:
         for k, (a, b) in enumerate(H36M.skeleton):
-            x, y, z = show(pose[[a, b]])
-            fig.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="lines", name=name, legendgroup=name, showlegend=k == 0,
-                                       line=dict(width=6, dash=dash,
-                                                 color=("#d62728" if b in LEFT else "#1f77b4") if pose is mu else "#7f7f7f")))
+            x, y, z = show(truth[[a, b]])
+            fig.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="lines", name="truth", legendgroup="truth",
+                                       showlegend=k == 0, line=dict(width=6, dash="dot", color="#7f7f7f")))
+    shown = set()
+    for a, b in H36M.skeleton:
+        x, y, z = show(mu[[a, b]])
+        name, color = SIDE[b in LEFT]
+        fig.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="lines", name=f"lifted μ̂: {name}", legendgroup=name,
+                                   showlegend=name not in shown, line=dict(width=6, color=color)))
+        shown.add(name)
     for j in range(1, 17):
         x, y, z = ellipsoid(mu[j], scale * sigma[j])
         fig.add_trace(go.Surface(x=x, y=z, z=-y, opacity=0.25, showscale=False, colorscale=[[0, "#ff7f0e"], [1, "#ff7f0e"]],
                                  hovertext=f"{H36M.keypoints[j]}: error std x {sigma[j, 0] * 1000:.0f}, "
                                            f"y {sigma[j, 1] * 1000:.0f}, depth {sigma[j, 2] * 1000:.0f} mm",
                                  hoverinfo="text", showlegend=False))
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h"),
-                      scene=dict(aspectmode="data", xaxis_title="x (m)", yaxis_title="depth z (m)", zaxis_title="up (m)"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h"),
+                      scene=dict(aspectmode="data", xaxis_title="x (m)", yaxis_title="depth z (m)", zaxis_title="up (m)",
+                                 camera=dict(eye=dict(x=1.9, y=-1.9, z=1.0))))  # far enough that no title is clipped
     return fig
 
 
@@ -93,12 +99,20 @@ def pose_from_picture():
 
 
 def joints_figure(image, pix):
-    """The picture with the 2-D joints the lifting model sees."""
+    """The picture with the 2-D joints the lifting model sees, the axes wide enough for joints outside it (a head
+    built above the eyes of a tightly cropped person)."""
     fig = go.Figure(go.Image(z=image))
+    shown = set()
     for a, b in H36M.skeleton:
-        fig.add_trace(go.Scatter(x=pix[[a, b], 0], y=pix[[a, b], 1], mode="lines+markers", showlegend=False,
-                                 line=dict(color="#d62728" if b in LEFT else "#1f77b4", width=3)))
-    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), xaxis_visible=False, yaxis_visible=False)
+        name, color = SIDE[b in LEFT]
+        fig.add_trace(go.Scatter(x=pix[[a, b], 0], y=pix[[a, b], 1], mode="lines+markers", name=name,
+                                 showlegend=name not in shown, line=dict(color=color, width=3)))
+        shown.add(name)
+    h, w = image.shape[:2]
+    pad = 0.03 * max(h, w)
+    (x0, y0), (x1, y1) = np.minimum(pix.min(0), 0) - pad, np.maximum(pix.max(0), (w, h)) + pad
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h", y=-0.02),
+                      xaxis=dict(visible=False, range=[x0, x1]), yaxis=dict(visible=False, range=[y1, y0]))
     return fig
 
 
@@ -153,4 +167,7 @@ def render():
                      + ("drag a box around the person." if how == "whole" else "drag another box to change it."))
     right.plotly_chart(skeleton_3d(mu, sigma, truth, scale), width="stretch")
     right.caption(f"lifted by {LIFTING.relative_to(ROOT)} ({cfg.loss}, width {cfg.width}); drag to turn it. "
-                  + ("Dotted grey: the truth. " if truth is not None else ""))
+                  + ("Dotted grey: the truth. " if truth is not None else
+                     "The lifting model learned from Synth3D's exact joints seen by known cameras; here the 2-D model's "
+                     "joints (their spine and head built, not predicted), an assumed camera and a person unlike "
+                     "Synth3D's meet it, so a bent or twisted lifted pose says that, not how this person stands."))
