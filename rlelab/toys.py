@@ -181,6 +181,7 @@ class FitConfig:
     seed: int = 0
     n_eval: int = 8192
     eval_every: int = 0  # 0: 20 points along training
+    outliers: float = 0.0  # share of training labels made wrong annotations: f(x) + U(-3, 3), whatever the noise
 
 
 @dataclass
@@ -307,6 +308,8 @@ def check_config(c):
         raise ValueError(f"unknown loss {c.loss!r}; choose one of {', '.join((*LOSSES, ORACLE))}.")
     if c.steps < 1 or c.n_train < 1 or c.batch_size < 1:
         raise ValueError("steps, n_train and batch_size must be at least 1.")
+    if not 0 <= c.outliers < 1:
+        raise ValueError(f"outliers is a share of the training labels, in [0, 1); got {c.outliers!r}.")
     for name in ("lr", "flow_lr"):
         if not 0 < getattr(c, name) <= 1:  # also refuses nan
             raise ValueError(f"{name} must be in (0, 1], got {getattr(c, name)!r}; Adam diverges far above 1e-2.")
@@ -339,6 +342,10 @@ def fit(config=None, progress=False, callback=None, **overrides):
     check_config(c)
     world = World(c.law, c.dim)
     x, y = world.sample(c.n_train, seed=c.seed)
+    if c.outliers:  # wrong annotations (a swapped or misplaced joint); the scores stay against the clean world
+        wrong = torch.Generator().manual_seed(c.seed + 2)
+        pick = torch.rand(c.n_train, generator=wrong) < c.outliers
+        y[pick] = world.f(x[pick]) + 6 * torch.rand(int(pick.sum()), c.dim, generator=wrong) - 3
     torch.manual_seed(c.seed)
     model = ToyRegressor(c.dim)
     result = Fit(c, world, model, None)

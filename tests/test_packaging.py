@@ -127,3 +127,25 @@ def test_labs_find_their_files_from_any_folder():
         os.chdir(here)
     with pytest.raises(ValueError, match="not there; the shipped files come with a clone of rlelab"):
         shipped("no_such_model.pt")
+
+
+def test_every_faq_answer_points_at_a_lab_section_that_exists():
+    """docs/faq.md names `NN_lab.ipynb`, section "heading": each such heading is a heading of that notebook, and
+    each answer (## question) names at least one."""
+    import json
+    import re
+
+    faq = (ROOT / "docs" / "faq.md").read_text()
+    answers = re.split(r"^## ", faq, flags=re.M)[1:]
+    assert len(answers) >= 7
+    for answer in answers:
+        chunks = re.split(r"`(\d\d_\w+\.ipynb)`", answer)  # text, notebook, its text, notebook, ...
+        named = 0
+        for notebook, text in zip(chunks[1::2], chunks[2::2]):
+            cells = json.loads((ROOT / "labs" / notebook).read_text())["cells"]
+            headings = {line.lstrip("#").strip() for c in cells if c["cell_type"] == "markdown"
+                        for line in "".join(c["source"]).splitlines() if line.startswith("#")}
+            for section in re.findall(r"(?:sections?|and) \"([^\"]+)\"", re.sub(r"\s+", " ", text)):
+                assert section in headings, f"{notebook} has no section {section!r}"
+                named += 1
+        assert named, f"no lab section named for: {answer.splitlines()[0]}"

@@ -176,3 +176,12 @@ def test_every_law_and_loss_runs_in_its_dimension():
         for loss in ("l1", "flow", "dle"):
             out = fit(law=law, dim=dim, loss=loss, steps=5, n_eval=256)
             assert math.isfinite(out.history[-1]["loss"])
+
+
+def test_outliers_make_that_share_of_the_training_labels_wrong():
+    """20 % of labels drawn as f(x) + U(-3, 3) (variance 3) lift the training residuals' rms from about
+    rms s(x) = 0.24 to about sqrt(0.8 * 0.058 + 0.2 * 3) = 0.80: L2's MLE sigma more than doubles."""
+    clean, wrong = (fit(law="gaussian", loss="l2", steps=300, n_train=2048, outliers=p).const_sigma for p in (0, 0.2))
+    assert (wrong > 2 * clean).all()
+    with pytest.raises(ValueError, match="outliers is a share of the training labels"):
+        fit(outliers=1.0, steps=1)
