@@ -344,3 +344,16 @@ def test_eq8_page_shows_the_three_terms_their_sum_and_the_shortcut():
     assert table.loc["sum_d log sigma_hat_d", "∂/∂σ̂"] == pytest.approx(2 / 0.2, abs=1e-4)
     assert "shortcut" in table.loc["-log Q(bar_mu)", "reaches μ̂"]
     assert at.sidebar.caption[0].value.startswith("Explained in lab 03")  # the page names its lab
+
+
+def test_the_shipped_toy_fits_are_the_default_views():
+    """data/app_toy_fits.pt holds the default view's three fits under the keys the page asks for (str of each
+    FitConfig): a field added to FitConfig without `python docs/make_toy_fits.py` changes the keys, and every
+    server's first visitor would train them for 17 s."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "app"))
+    from views import densities
+
+    densities.load_shipped()
+    assert {str(config) for config in densities.toy_configs()} <= set(densities.FITS)
