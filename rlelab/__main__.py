@@ -161,7 +161,7 @@ def _import_weights(args):
 def _complexity(args):
     from .models import BACKBONES, build_model, complexity
 
-    print(f"{'model':<24} {'params':>9} {'GMACs (Table 5)':>16} {'GMACs (true)':>13}   input {args.size[0]}x{args.size[1]}")
+    print(f"{'model':<30} {'params':>9} {'GMACs (Table 5)':>16} {'GMACs (true)':>13}   input {args.size[0]}x{args.size[1]}")
     for backbone in args.backbones or ["resnet50"]:
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}.")
@@ -169,7 +169,7 @@ def _complexity(args):
             model = build_model(head, backbone)
             paper = complexity(model, args.size)
             true = complexity(model, args.size, transposed="input")
-            print(f"{backbone + ' ' + head:<24} {paper['params'] / 1e6:>8.1f}M {paper['macs'] / 1e9:>16.2f} {true['macs'] / 1e9:>13.2f}")
+            print(f"{backbone + ' ' + head:<30} {paper['params'] / 1e6:>8.1f}M {paper['macs'] / 1e9:>16.2f} {true['macs'] / 1e9:>13.2f}")
 
 
 def _add_toy(sub):
@@ -326,7 +326,7 @@ def _add_import_weights(sub):
 
 def _add_complexity(sub):
     cx = sub.add_parser("complexity", help="parameters and GMACs of the regression and heatmap models (Table 5)")
-    cx.add_argument("--backbones", nargs="*", help="resnet18 ... resnet152 (default resnet50)")
+    cx.add_argument("--backbones", nargs="*", help="resnet18 ... resnet152, efficientnet_lite0 ... 2 (default resnet50)")
     cx.add_argument("--size", type=_size, default=(256, 192), help="input HEIGHTxWIDTH")
     cx.set_defaults(run=_complexity)
 

