@@ -332,5 +332,6 @@ def warn_if_unseen(picture, models):
            else f"The {unseen[0]} model has never")
     st.warning(f"**{who} seen a photograph** ({what}). On this picture {'their' if len(unseen) > 1 else 'its'} "
                "joints and σ̂ say how a model of drawn people answers a photo, not where this person's joints are; "
-               "σ̂ is not calibrated here either. For real pictures import the released COCO model (README, "
-               "\"Released weights\").", icon="⚠️")
+               "σ̂ is not calibrated here either. For real pictures, `python -m rlelab download-weights "
+               "mmpose-res50-rle` puts mmpose's released COCO model (ResNet-50, 0.704 AP) in data/, where this page "
+               "lists it.", icon="⚠️")

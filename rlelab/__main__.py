@@ -1,4 +1,4 @@
-"""Command line: ``python -m rlelab {toy,synthpose,synth3d,train,lift,eval,export,import-weights,complexity} ...`` (``--help`` on each lists its options)."""
+"""Command line: ``python -m rlelab {toy,synthpose,synth3d,train,lift,eval,export,import-weights,download-weights,complexity} ...`` (``--help`` on each lists its options)."""
 import argparse
 import math
 import sys
@@ -324,6 +324,30 @@ def _add_import_weights(sub):
     iw.set_defaults(run=_import_weights)
 
 
+def _download_weights(args):
+    from .download import RELEASES, download_weights
+
+    cfg, out = download_weights(args.name, args.folder, url=args.url, overwrite=args.overwrite)
+    _print_rows([("wrote", out), ("from", RELEASES[args.name].url),
+                 ("model", f"{cfg.backbone} + FC, RLE flow (mmpose's bar_mu turned to rlelab's), COCO val AP "
+                           f"{RELEASES[args.name].ap} as its model zoo reports"),
+                 ("input", f"{cfg.input_size[0]}x{cfg.input_size[1]}"),
+                 ("next", f"python -m rlelab eval --checkpoint {out} --data data/coco; the app lists it")])
+
+
+def _add_download_weights(sub):
+    from .download import AUTHORS, RELEASES
+
+    dw = sub.add_parser("download-weights", help="a released COCO RLE model from mmpose's model zoo, checked by its "
+                                                 "sha256 and imported as an rlelab checkpoint", formatter_class=_Defaults,
+                        epilog=f"Also: {AUTHORS}.")
+    dw.add_argument("name", choices=list(RELEASES), help="the release")
+    dw.add_argument("--folder", default="data", help="where the checkpoint is written (the app lists data/)")
+    dw.add_argument("--url", help="a mirror of the same file (its sha256 is still checked)")
+    dw.add_argument("--overwrite", action="store_true", help="replace the checkpoint if it exists")
+    dw.set_defaults(run=_download_weights)
+
+
 def _add_complexity(sub):
     cx = sub.add_parser("complexity", help="parameters and GMACs of the regression and heatmap models (Table 5)")
     cx.add_argument("--backbones", nargs="*", help="resnet18 ... resnet152, efficientnet_lite0 ... 2 (default resnet50)")
@@ -335,7 +359,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m rlelab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_toy, _add_synthpose, _add_synth3d, _add_lift, _add_train, _add_eval, _add_export,
-                _add_import_weights, _add_complexity):
+                _add_import_weights, _add_download_weights, _add_complexity):
         add(sub)
     return parser
 
