@@ -1,5 +1,7 @@
 """The real COCO photos of ../shared/data/real-samples: how far the models trained here are from their people, and
-what MediaPipe's detector and pose model (rlelab.detect) find there. python benchmarks/real_photos.py
+what MediaPipe's detector and pose model (rlelab.detect) find there.
+
+    python benchmarks/real_photos.py [CHECKPOINT ...]   (default: the shipped L1 and RLE models)
 
 For each annotated person (12 on 4 photos), the best OKS any predicted person reaches with them (0 when nobody
 was predicted near; rlelab.tasks.coco.matched_oks), averaged: the shipped L1 and RLE models in the annotated
@@ -27,7 +29,8 @@ def main():
     if not (REAL / "test_coco.json").exists() or not detect.available():
         sys.exit(f"needs the real COCO samples in {REAL} and mediapipe (pip install -e \".[app]\")")
     data = json.loads((REAL / "test_coco.json").read_text())
-    models = {name: load_checkpoint(str(ROOT / "data" / f"synthpose_res18_{name}.pt"))[:2] for name in ("l1", "rle")}
+    paths = sys.argv[1:] or [str(ROOT / "data" / f"synthpose_res18_{name}.pt") for name in ("l1", "rle")]
+    models = {Path(path).stem: load_checkpoint(path)[:2] for path in paths}
     scores, seen, ious = {}, [], []
     for im in data["images"]:
         image = np.asarray(Image.open(REAL / im["file_name"]).convert("RGB"))
@@ -44,7 +47,7 @@ def main():
             for boxes, where in (([a["bbox"] for a in people], "annotated boxes"), ([p.box for p in mediapipe], "MediaPipe's boxes")):
                 joints = [predict_image(model, image, cfg.input_size, box=box, flip_pairs=COCO.flip_pairs)["joints"]
                           for box in boxes]
-                scores.setdefault(f"shipped {name.upper()} (drawn figures), {where}", []).extend(matched_oks(joints, truth, areas))
+                scores.setdefault(f"{name} (drawn figures), {where}", []).extend(matched_oks(joints, truth, areas))
     seen = np.asarray(seen)
     print(f"{len(data['images'])} photos, {len(seen)} annotated people, {seen.sum()} of them found by MediaPipe\n")
     print(f"| who predicts | mean OKS, all {len(seen)} | OKS > 0.5 | mean OKS, the {seen.sum()} found |\n|---|---|---|---|")
