@@ -116,6 +116,17 @@ def joints_figure(image, pix):
     return fig
 
 
+def error_tiles(mu, sigma, truth):
+    """The predicted error's std along the depth and in the image plane, and with a truth its MPJPE, PA-MPJPE."""
+    cols = st.columns(4)
+    cols[0].metric("error std along the depth", f"{sigma[1:, 2].mean() * 1000:.0f} mm",
+                   help="σ̂ x std(P_phi) along the depth, mean over the 16 joints")
+    cols[1].metric("error std in the image plane", f"{sigma[1:, :2].mean() * 1000:.0f} mm", help="σ̂ x std(P_phi) along x and y")
+    if truth is not None:
+        cols[2].metric("MPJPE", f"{mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
+        cols[3].metric("PA-MPJPE", f"{pa_mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
+
+
 def render():
     st.title("3-D lifting and sigma along the depth")
     st.markdown(
@@ -148,13 +159,7 @@ def render():
         image, pix, f, c, chart, how = found
     mu, sigma_hat = lift_pose(model, pix, f, c)
     sigma = sigma_hat * to_error  # the predicted error's std per axis
-    cols = st.columns(4)
-    cols[0].metric("error std along the depth", f"{sigma[1:, 2].mean() * 1000:.0f} mm",
-                   help="σ̂ x std(P_phi) along the depth, mean over the 16 joints")
-    cols[1].metric("error std in the image plane", f"{sigma[1:, :2].mean() * 1000:.0f} mm", help="σ̂ x std(P_phi) along x and y")
-    if truth is not None:
-        cols[2].metric("MPJPE", f"{mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
-        cols[3].metric("PA-MPJPE", f"{pa_mpjpe(mu[None] * 1000, truth[None] * 1000)[0]:.0f} mm")
+    error_tiles(mu, sigma, truth)
     left, right = st.columns([2, 3])
     fig = joints_figure(image, pix)
     if chart is None:

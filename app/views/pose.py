@@ -37,6 +37,23 @@ def render():
     layout = TASKS[cfg.task].layout
     sigma = has_sigma(cfg)
     first = preds[0]
+    tiles(preds, cfg, layout, sigma)
+    left, right = st.columns([3, 2])
+    truth = picture.truth if layout == picture.layout and how in ("annotated", "found") else []
+    left.plotly_chart(pose_figure(picture.image, preds, layout, sigma, scale, truth=truth), width="stretch", key=chart,
+                      on_select="rerun", selection_mode="box")
+    conf = np.concatenate([p["confidence"] for p in preds])
+    left.caption(BOX_NOTE[how].format(n=len(boxes)) + (f" Dot colours: c from {conf.min():.3f} (red) to {conf.max():.3f} "
+                                                        "(green), this picture's range, not 0 to 1." if sigma else ""))
+    if sigma:
+        sigma_panel(right, preds, cfg, layout)
+    else:
+        right.info("This model was trained without σ̂ (L1/L2 ignore it, heatmaps have none): pick an RLE checkpoint to see it.")
+
+
+def tiles(preds, cfg, layout, sigma):
+    """The number tiles: the mean confidence (Eq. 9), the first person's least sure joint, the inference time."""
+    first = preds[0]
     cols = st.columns(3)
     if sigma:
         cols[0].metric("confidence c (Eq. 9)", f"{np.mean([p['confidence'].mean() for p in preds]):.3f}",
@@ -48,23 +65,18 @@ def render():
         cols[0].metric("confidence", "n/a", help=f"a {method(cfg)} model has no σ̂")
     cols[2].metric("inference", f"{sum(p['seconds'] for p in preds) * 1000:.0f} ms",
                    help="crop, network with flip test, map back; all people")
-    left, right = st.columns([3, 2])
-    truth = picture.truth if layout == picture.layout and how in ("annotated", "found") else []
-    left.plotly_chart(pose_figure(picture.image, preds, layout, sigma, scale, truth=truth), width="stretch", key=chart,
-                      on_select="rerun", selection_mode="box")
-    conf = np.concatenate([p["confidence"] for p in preds])
-    left.caption(BOX_NOTE[how].format(n=len(boxes)) + (f" Dot colours: c from {conf.min():.3f} (red) to {conf.max():.3f} "
-                                                        "(green), this picture's range, not 0 to 1." if sigma else ""))
-    if sigma:
-        right.plotly_chart(sigma_figure(first, layout), width="stretch")
-        std, loss = first["bar_mu_std"], LOSSES[cfg.loss]
-        right.caption(("σ̂ of the first person, " if len(preds) > 1 else "σ̂ ") + "in units of the crop (the box enlarged by 1.25). "
-                      + ("Trained with the standardized RLE, σ̂ is the std of the predicted error itself, the ellipse. "
-                         if loss.standardized(cfg) else
-                         f"The flow's density of bar_mu has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s "
-                         "(or DLE's Eq. 5), σ̂ and the flow trade scale (nothing pins bar_mu's), so only their product, the "
-                         "ellipse, is the error in pixels. " if loss.trains_flow else
-                         f"Its Q has std {std[0]:.3f}: the ellipse, σ̂ times it, is the error's std in pixels. ")
-                      + "Hover a joint for its numbers.")
-    else:
-        right.info("This model was trained without σ̂ (L1/L2 ignore it, heatmaps have none): pick an RLE checkpoint to see it.")
+
+
+def sigma_panel(col, preds, cfg, layout):
+    """The first person's sigma_hat per joint, and what it means for this model's loss."""
+    first = preds[0]
+    col.plotly_chart(sigma_figure(first, layout), width="stretch")
+    std, loss = first["bar_mu_std"], LOSSES[cfg.loss]
+    col.caption(("σ̂ of the first person, " if len(preds) > 1 else "σ̂ ") + "in units of the crop (the box enlarged by 1.25). "
+                + ("Trained with the standardized RLE, σ̂ is the std of the predicted error itself, the ellipse. "
+                   if loss.standardized(cfg) else
+                   f"The flow's density of bar_mu has std {std[0]:.3f} (x), {std[1]:.3f} (y): trained by Eq. 8 without log s "
+                   "(or DLE's Eq. 5), σ̂ and the flow trade scale (nothing pins bar_mu's), so only their product, the "
+                   "ellipse, is the error in pixels. " if loss.trains_flow else
+                   f"Its Q has std {std[0]:.3f}: the ellipse, σ̂ times it, is the error's std in pixels. ")
+                + "Hover a joint for its numbers.")
