@@ -121,6 +121,7 @@ def test_pose_page_on_a_sample_and_an_upload():
     assert not at.metric[1].delta  # sigma_hat is not a change
     c = float(at.metric[0].value)
     assert 0 < c < 1
+    assert any("download-weights mmpose-res50-rle" in caption.value for caption in at.sidebar.caption)  # drawn only
     at.radio(key="pose_source").set_value("upload").run()
     at.file_uploader[0].set_value(("me.jpg", SAMPLE.read_bytes(), "image/jpeg")).run()
     assert not at.exception

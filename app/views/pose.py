@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from common import (BOX_NOTE, choose_boxes, choose_image, load_model, model_caption, pick_checkpoint, pose_figure,
-                    run_people, sigma_figure, warn_if_unseen)
+                    run_people, sigma_figure, trained_on, warn_if_unseen)
 from rlelab.config import has_sigma, method
 from rlelab.losses import LOSSES
 from rlelab.tasks import TASKS
@@ -25,6 +25,9 @@ def render():
                           help="1: the half-axes are one std of the predicted error")
     if path is None:
         return
+    if trained_on(*load_model(path)[1:3])[0]:  # a model of drawn figures: say where one of photos comes from
+        st.sidebar.caption("This model has seen drawn figures only. For photos, `python -m rlelab download-weights "
+                           "mmpose-res50-rle` puts mmpose's released COCO model (ResNet-50, 0.704 AP) in data/.")
     picture = choose_image("pose")
     if picture is None:
         return
