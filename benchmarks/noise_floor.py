@@ -14,8 +14,6 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import has_sigma  # noqa: E402
@@ -52,7 +50,7 @@ def row(path, root):
         out[f"oks_{boxes}"] = float(sims.mean())
         if boxes == "gt":
             out["AP"], out["pearson"] = metrics["AP"], pearson(scores, sims)
-            if has_sigma(cfg) and cfg.head == "regression":
+            if has_sigma(cfg):  # a regression whose sigma_hat means something
                 cal = sigma_calibration(model, cfg, data, COCO.flip_pairs)
                 out.update({k: cal[k] for k in ("sigma_median", "ceiling", "calibration", "cal_lo", "cal_hi")})
     return out

@@ -108,3 +108,15 @@ def test_trains_from_the_imagenet_start_and_starts_another_head(tmp_path):
     for (name, a), b in zip(heatmap.features.state_dict().items(), regression.features.state_dict().values()):
         if a.is_floating_point() and "running" not in name:
             assert torch.allclose(a, b, atol=1e-6), name
+
+
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "resnet18"])
+def test_a_weights_file_holding_objects_is_refused_as_data(tmp_path, backbone):
+    """ImageNet weights someone hands over are read as data (files.load_data): a file naming other objects gets one
+    sentence, never unpickled."""
+    from fractions import Fraction  # a class torch's weights_only reader does not build
+
+    path = tmp_path / "weights.pth"
+    torch.save({"meta": Fraction(1, 3)}, path)
+    with pytest.raises(ValueError, match="weights.pth: holds objects other than tensors and plain values"):
+        build_model("regression", backbone, pretrained=str(path))

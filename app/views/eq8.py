@@ -91,7 +91,6 @@ def sweep(flow, q, label, sigma, mu, n=201):
         words = dict(annotation_text="μ_g") if row == 1 else {}
         fig.add_vline(x=label, line=dict(color="grey", dash="dot"), row=row, col=1, **words)
     fig.update_xaxes(title_text="prediction μ̂ (x)", row=2, col=1)
-    fig.update_yaxes(title_text="loss term", row=1, col=1)
-    fig.update_yaxes(title_text="loss term", row=2, col=1)
+    fig.update_yaxes(title_text="loss term")  # both rows
     fig.update_layout(height=560, margin=dict(t=60), legend=dict(orientation="h", y=1.14))
     return fig

@@ -9,6 +9,7 @@ import torch
 import torchvision
 from torch import nn
 
+from ..files import load_data
 from ..losses import confidence
 from .efficientnet import LITES, make_efficientnet
 from .heatmap import HeatmapModel, decode_heatmaps
@@ -42,7 +43,7 @@ def make_backbone(name, norm="batch", pretrained=None):
     net = getattr(torchvision.models, name)(weights=None, norm_layer=norm_layer)
     if pretrained:
         try:
-            state = torch.load(pretrained, map_location="cpu", weights_only=True)
+            state = load_data(pretrained)  # read as data: a file naming other objects is refused in one sentence
         except (FileNotFoundError, RuntimeError) as e:
             raise ValueError(f"{pretrained}: cannot read ImageNet weights ({type(e).__name__}); give the path of a "
                              f"torchvision {name} state dict.") from None

