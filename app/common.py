@@ -17,6 +17,7 @@ from rlelab.checkpoints import load_checkpoint
 from rlelab.files import SHIPPED
 from rlelab.inference import predict_image, read_image
 from rlelab.losses import LOSSES, density_grid
+from rlelab.models import HEADS
 from rlelab.tasks import TASKS
 from rlelab.tasks.coco import LAYOUT as COCO_LAYOUT
 
@@ -83,7 +84,7 @@ def trained_on(cfg, about):
 def model_caption(cfg, about):
     metric = TASKS[cfg.task].metric
     value = next((row[metric] for row in reversed(about["history"]) if metric in row), None)
-    what = f"{cfg.head}" + (f", loss {cfg.loss}" if cfg.head == "regression" else "")
+    what = f"{cfg.head}" + (f", loss {cfg.loss}" if HEADS[cfg.head].coordinates else "")
     return (f"{cfg.backbone} {what}, input {cfg.input_size[0]}x{cfg.input_size[1]}, {trained_on(cfg, about)[1]}"
             + (f", val {metric} {value:.3f}" if value is not None else ""))
 

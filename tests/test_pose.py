@@ -222,7 +222,7 @@ def test_a_diverged_model_scores_zero_never_one(synth):
 
 def overfit_one_batch(synth, tmp_path, head, seed, steps=100):
     """(first loss, last loss, metrics before, metrics after) of ``steps`` Adam steps (lr 1e-3) on the 8 training
-    people. The regression head's lr is annealed to 0 (cosine): at a constant lr its NLL spikes once sigma_hat is
+    people. The regression (and integral) head's lr is annealed to 0 (cosine): at a constant lr its NLL spikes once sigma_hat is
     small (a step that moves mu_hat by a few sigma_hat costs a lot), and whether the last step lands in a spike
     would decide the test; the heatmap's MSE is smooth and keeps its lr."""
     torch.manual_seed(seed)
@@ -230,9 +230,9 @@ def overfit_one_batch(synth, tmp_path, head, seed, steps=100):
     ann, images = coco_paths(synth, "train")
     data = TopDownCOCO(ann, images, TopDownConfig(input_size=SIZE))
     batch = next(iter(torch.utils.data.DataLoader(data, batch_size=len(data))))
-    model = build_model(head, "resnet18", flow=head == "regression")
+    model = build_model(head, "resnet18", flow=head != "heatmap")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if head == "regression" else None
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if head != "heatmap" else None
     before = evaluate(model, data, COCO, flip=False)[0]
     losses = []
     for _ in range(steps):
@@ -410,7 +410,7 @@ def test_every_shipped_config_loads():
     assert {"coco_res50_rle.yaml", "coco_res50_l1.yaml", "coco_res50_dle.yaml", "coco_res50_heatmap.yaml"} <= set(names)
     for name in names:
         cfg = load_config(ROOT / "configs" / name)
-        assert cfg.head in ("regression", "heatmap")
+        assert cfg.head in ("regression", "heatmap", "integral")
     paper = load_config(ROOT / "configs" / "coco_res50_rle.yaml")
     assert (paper.backbone, paper.input_size, paper.lr, paper.loss, paper.q) == ("resnet50", [256, 192], 1e-3, "rle", "laplace")
 

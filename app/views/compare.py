@@ -7,6 +7,7 @@ from common import (BOX_NOTE, choose_boxes, choose_image, found_people, model_ca
                     run_people, warn_if_unseen)
 from rlelab import detect
 from rlelab.config import has_sigma, method
+from rlelab.models import HEADS
 from rlelab.tasks import TASKS
 from rlelab.tasks.coco import matched_oks
 
@@ -79,7 +80,7 @@ def render():
         if not preds:
             continue
         sigma = has_sigma(cfg)
-        col.subheader(method(cfg).upper() if cfg.head == "regression" else "heatmap")
+        col.subheader(method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg))
         col.caption(model_caption(cfg, about))
         layout = TASKS[cfg.task].layout
         score = mean_oks([p["joints"] for p in preds], picture, layout)

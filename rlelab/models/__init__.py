@@ -1,10 +1,13 @@
-"""Pose models: a ResNet backbone with the paper's regression head (section 4) or SimpleBaseline's heatmap head.
+"""Pose models: a backbone with the paper's regression head (section 4), SimpleBaseline's heatmap head, or
+Integral Pose's soft-argmax head (``HEADS`` says what each is to the rest of rlelab).
 
-``build_model(head, backbone, ...)`` makes either (``config.model_from_config``: the one a TrainConfig describes);
+``build_model(head, backbone, ...)`` makes one (``config.model_from_config``: the one a TrainConfig describes);
 ``predict`` runs one on crops (with the flip test) and returns joints in normalized crop coordinates ([-0.5, 0.5])
 with a per-joint confidence (Eq. 9); ``complexity`` counts parameters and multiply-accumulates as Table 5 does.
 Each model says how a batch scores it (``per_joint_loss``), so the trainer never asks which one it is.
 """
+from dataclasses import dataclass
+
 import torch
 import torchvision
 from torch import nn
@@ -13,11 +16,26 @@ from ..files import load_data
 from ..losses import confidence
 from .efficientnet import LITES, make_efficientnet
 from .heatmap import HeatmapModel, decode_heatmaps
+from .integral import IntegralModel
 from .regression import RegressionModel
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 BACKBONES = RESNETS + LITES
-HEADS = ("regression", "heatmap")
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a head is to the trainer, the config and the app."""
+
+    coordinates: bool  # it predicts mu_hat and sigma_hat, scored by the config's loss; else heatmaps alone
+    dims: tuple  # the D (coordinates per joint) it predicts
+    prefix: str = ""  # before the loss's name, in what a run is called ("integral rle")
+    options: tuple = ()  # TrainConfig fields that shape this head alone
+
+
+HEADS = {"regression": Head(True, (2, 3), options=("coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight")),
+         "heatmap": Head(False, (2,)),
+         "integral": Head(True, (2,), prefix="integral ")}
 NORMS = ("batch", "sync", "frozen")
 
 
@@ -56,19 +74,23 @@ def make_backbone(name, norm="batch", pretrained=None):
 
 
 def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, norm="batch", pretrained=None,
-                flow=False, sigma_init=0.5, flow2d=False, coord_norm=False, pixel_mean=None, pixel_std=None):
-    """The regression model of K = ``num_joints`` joints in D = ``dim`` coordinates (with a RealNVP flow over
-    bar_mu when ``flow``, and one over (u, v) for 2-D-only joints when ``flow2d``; ``coord_norm``, ``pixel_mean`` and
-    ``pixel_std``: see ``RegressionModel``) or the heatmap model (2-D only)."""
+                flow=False, sigma_init=0.5, flow2d=False, coord_norm=False, pixel_mean=None, pixel_std=None,
+                aux_heatmaps=False):
+    """The model of K = ``num_joints`` joints in D = ``dim`` coordinates with ``head``: the regression model (with a
+    RealNVP flow over bar_mu when ``flow``, and one over (u, v) for 2-D-only joints when ``flow2d``; ``coord_norm``,
+    ``pixel_mean``, ``pixel_std`` and ``aux_heatmaps``: see ``RegressionModel``), the heatmap model or the integral
+    model (2-D only; with a flow when ``flow``)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
-    if head == "heatmap" and dim != 2:
-        raise ValueError(f"the heatmap head predicts 2-D joints; a task of D={dim} needs head: regression.")
+    if dim not in HEADS[head].dims:
+        raise ValueError(f"the {head} head predicts 2-D joints; a task of D={dim} needs head: regression.")
     features, channels = make_backbone(backbone, norm, pretrained)
     if head == "heatmap":
         return HeatmapModel(features, channels, num_joints)
+    if head == "integral":
+        return IntegralModel(features, channels, num_joints, flow=flow, sigma_init=sigma_init)
     return RegressionModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init, flow2d=flow2d,
-                           coord_norm=coord_norm, pixel_mean=pixel_mean, pixel_std=pixel_std)
+                           coord_norm=coord_norm, pixel_mean=pixel_mean, pixel_std=pixel_std, aux_heatmaps=aux_heatmaps)
 
 
 def sync_batchnorm(model):
@@ -101,7 +123,8 @@ def swap_pairs(t, flip_pairs):
 def predict(model, images, flip_pairs=None):
     """Joints (B, K, D) in [-0.5, 0.5] crop coordinates, sigma_hat (B, K, D) or None, confidence (B, K).
 
-    Regression: confidence c = 1 - sigma_hat, averaged over the coordinates (Eq. 9). Heatmap: the peak value.
+    Regression and integral: confidence c = 1 - sigma_hat, averaged over the coordinates (Eq. 9). Heatmap: the
+    peak value.
     With ``flip_pairs`` (the task's left/right joints) the flip test averages the prediction on the crop and on
     its mirror image; None: no flip test.
     """
@@ -109,7 +132,7 @@ def predict(model, images, flip_pairs=None):
     outs = [model(images)]
     if flip_pairs is not None:
         outs.append(model(images.flip(-1)))
-    if isinstance(model, HeatmapModel):
+    if "mu_hat" not in outs[0]:  # heatmaps alone
         decoded = [decode_heatmaps(o["heatmaps"], images.shape[-2:]) for o in outs]
         joints, conf = decoded[0]
         if flip_pairs is not None:

@@ -9,31 +9,43 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def deconv_head(channels, num_joints, deconv_channels=256):
+    """SimpleBaseline's head: three 4x4 transposed convolutions (stride 2, BN, ReLU) and a 1x1 convolution to K
+    heatmaps, initialized as its code does (std 0.001: every heatmap starts flat). Returns (deconv, final)."""
+    layers = []
+    for _ in range(3):
+        layers += [nn.ConvTranspose2d(channels, deconv_channels, 4, stride=2, padding=1, bias=False),
+                   nn.BatchNorm2d(deconv_channels), nn.ReLU(inplace=True)]
+        channels = deconv_channels
+    deconv, final = nn.Sequential(*layers), nn.Conv2d(channels, num_joints, 1)
+    for m in deconv.modules():
+        if isinstance(m, nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, std=0.001)
+    nn.init.normal_(final.weight, std=0.001)
+    nn.init.zeros_(final.bias)
+    return deconv, final
+
+
+def heatmaps_of(deconv, final, features, input_size, stride=4):
+    """K heatmaps at 1/``stride`` of the input from the backbone's features; an input side not a multiple of 32
+    (e.g. 48) is resampled to exactly that size."""
+    heatmaps = final(deconv(features))
+    size = (input_size[0] // stride, input_size[1] // stride)
+    if heatmaps.shape[-2:] != size:
+        heatmaps = F.interpolate(heatmaps, size=size, mode="bilinear", align_corners=False)
+    return heatmaps
+
+
 class HeatmapModel(nn.Module):
     stride = 4
 
     def __init__(self, features, channels, num_joints=17, deconv_channels=256):
         super().__init__()
         self.features = features
-        layers = []
-        for _ in range(3):
-            layers += [nn.ConvTranspose2d(channels, deconv_channels, 4, stride=2, padding=1, bias=False),
-                       nn.BatchNorm2d(deconv_channels), nn.ReLU(inplace=True)]
-            channels = deconv_channels
-        self.deconv = nn.Sequential(*layers)
-        self.final = nn.Conv2d(channels, num_joints, 1)
-        for m in self.deconv.modules():
-            if isinstance(m, nn.ConvTranspose2d):
-                nn.init.normal_(m.weight, std=0.001)
-        nn.init.normal_(self.final.weight, std=0.001)
-        nn.init.zeros_(self.final.bias)
+        self.deconv, self.final = deconv_head(channels, num_joints, deconv_channels)
 
     def forward(self, images):
-        heatmaps = self.final(self.deconv(self.features(images)))
-        size = (images.shape[-2] // self.stride, images.shape[-1] // self.stride)
-        if heatmaps.shape[-2:] != size:  # an input side not a multiple of 32 (e.g. 48): resample to 1/4 of the input
-            heatmaps = F.interpolate(heatmaps, size=size, mode="bilinear", align_corners=False)
-        return {"heatmaps": heatmaps}
+        return {"heatmaps": heatmaps_of(self.deconv, self.final, self.features(images), images.shape[-2:], self.stride)}
 
     def per_joint_loss(self, out, batch, cfg):
         """(per-joint loss (B, K), per-joint weight (B, K)): ``heatmap_loss``, which weighs the joints itself."""

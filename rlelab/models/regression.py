@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from ..crop import IMAGENET_MEAN, IMAGENET_STD
 from ..flows import make_flow
 from ..losses import LOSSES, sigma_hat_from_logits
+from .heatmap import deconv_head, heatmap_loss, heatmaps_of
 
 
 def regression_loss(out, batch, cfg, flow, flow2d=None):
@@ -32,7 +33,7 @@ def regression_loss(out, batch, cfg, flow, flow2d=None):
 
 class RegressionModel(nn.Module):
     def __init__(self, features, channels, num_joints=17, dim=2, flow=False, sigma_init=0.5, flow2d=False,
-                 coord_norm=False, pixel_mean=None, pixel_std=None):
+                 coord_norm=False, pixel_mean=None, pixel_std=None, aux_heatmaps=False):
         super().__init__()
         self.coord_norm = coord_norm
         self.register_buffer("pixel_scale", None, persistent=False)  # derived from the config, not saved
@@ -50,19 +51,29 @@ class RegressionModel(nn.Module):
             self.fc.bias.view(num_joints, 2 * dim)[:, dim:] = math.log(sigma_init / (1 - sigma_init))
         self.flow = make_flow(dim) if flow else None
         self.flow2d = make_flow(2) if flow and flow2d else None
+        self.aux = nn.ModuleList(deconv_head(channels, num_joints)) if aux_heatmaps else None  # parallel to the FC
 
     def forward(self, images):
         if self.pixel_scale is not None:
             images = images * self.pixel_scale + self.pixel_shift
-        features = self.features(images).mean((2, 3))
+        maps = self.features(images)
+        features = maps.mean((2, 3))
         if self.coord_norm:
             out = F.linear(features, self.fc.weight).view(-1, self.num_joints, 2 * self.dim)
             mu = out[..., :self.dim] / features.norm(dim=1)[:, None, None]
             out = torch.cat([mu, out[..., self.dim:]], -1) + self.fc.bias.view(self.num_joints, 2 * self.dim)
         else:
             out = self.fc(features).view(-1, self.num_joints, 2 * self.dim)
-        return {"mu_hat": out[..., :self.dim], "sigma_hat": sigma_hat_from_logits(out[..., self.dim:])}
+        out = {"mu_hat": out[..., :self.dim], "sigma_hat": sigma_hat_from_logits(out[..., self.dim:])}
+        if self.aux is not None and self.training:
+            out["heatmaps"] = heatmaps_of(*self.aux, maps, images.shape[-2:])
+        return out
 
     def per_joint_loss(self, out, batch, cfg):
-        """(per-joint loss (B, K), per-joint weight (B, K)) of a batch: ``regression_loss`` with this model's flows."""
-        return regression_loss(out, batch, cfg, self.flow, self.flow2d), batch["target_weight"]
+        """(per-joint loss (B, K), per-joint weight (B, K)) of a batch: ``regression_loss`` with this model's flows,
+        plus the auxiliary heatmaps' MSE times cfg.aux_heatmap_weight where they are trained."""
+        per_joint = regression_loss(out, batch, cfg, self.flow, self.flow2d)
+        if "heatmaps" in out:
+            per_joint = per_joint + cfg.aux_heatmap_weight * heatmap_loss(out["heatmaps"], batch["heatmaps"],
+                                                                          batch["target_weight"])
+        return per_joint, batch["target_weight"]
