@@ -358,3 +358,31 @@ def test_the_shipped_toy_fits_are_the_default_views():
 
     densities.load_shipped()
     assert {str(config) for config in densities.toy_configs()} <= set(densities.FITS)
+
+
+@needs_checkpoints
+def test_cover_page_covers_a_joint_and_says_what_each_model_did():
+    at = app("cover")
+    assert not at.exception
+    assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_res18_rle.pt", "data/synthpose_res18_l1.pt"]
+    assert [h.value for h in at.subheader] == ["RLE", "L1"] and at.selectbox(key="cover_joint").value == "left_wrist"
+    rle, l1 = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    square = [s for s in rle["layout"]["shapes"] if s["type"] == "rect" and s["line"]["color"] == "black"]
+    assert len(square) == 1  # the grey square, outlined, where the RLE model put the left wrist on the clean picture
+    tables = at.dataframe
+    assert len(tables) == 2 and list(tables[0].value.columns) == ["joint", "moved (px)", "σ̂ clean", "σ̂ covered"]
+    assert list(tables[1].value.columns) == ["joint", "moved (px)"]  # L1 has no sigma_hat to show
+    rle_table = tables[0].value.set_index("joint")
+    assert rle_table.loc["left_wrist", "moved (px)"] > 0  # the picture changed under the joint, so did its prediction
+    at.selectbox(key="cover_joint").set_value("nose").run()
+    assert not at.exception and at.dataframe[0].value.set_index("joint").loc["nose", "moved (px)"] > 0
+
+
+def test_paint_draws_the_grey_square_inside_the_picture_only():
+    import sys
+    sys.path.insert(0, str(ROOT / "app"))
+    from views.cover import paint
+
+    image = np.zeros((20, 30, 3), np.uint8)
+    out = paint(image, [-5, 10, 10, 20])  # half outside on the left and below
+    assert (out[10:, :5] == 128).all() and out.sum() == 128 * 3 * 10 * 5 and image.sum() == 0

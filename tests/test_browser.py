@@ -190,7 +190,8 @@ def test_the_first_page_is_complete_at_once_for_every_visitor(fresh_app_url, bro
 
 
 @pytest.mark.parametrize("address, ready, charts", [("eq8", "Eq. 8 (their sum)", 1), ("compare", "RLE", 2),
-                                                    ("lifting", "error std along the depth", 2)])
+                                                    ("lifting", "error std along the depth", 2),
+                                                    ("cover", "L1", 2)])
 def test_every_other_page_draws_without_an_error(app_url, browser, shots, address, ready, charts):
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
     page.goto(f"{app_url}/?page={address}", timeout=60_000)
