@@ -12,6 +12,7 @@ import yaml
 from .densities import LOG_Q
 from .losses import LOSSES, RLE_VARIANTS
 from .models import BACKBONES, HEADS, NORMS, build_model
+from .models.hrnet import HRNETS
 from .tasks import TASKS
 from .tasks.h36m import MIXABLE
 
@@ -178,6 +179,9 @@ def _check_model(cfg, where):
                          "1, 0.5 or 0).")
     if len(cfg.input_size) != 2 or not all(isinstance(v, int) and v >= 32 for v in cfg.input_size):
         raise ValueError(f"{where}: input_size must be [height, width] of at least 32 pixels, got {cfg.input_size}.")
+    if cfg.backbone in HRNETS and any(v % 32 for v in cfg.input_size):
+        raise ValueError(f"{where}: {cfg.backbone} fuses branches down to 1/32 of the input, so input_size must be "
+                         f"multiples of 32 (e.g. [256, 192] or [128, 96]), got {cfg.input_size}.")
 
 
 def _check_training(cfg, where):

