@@ -51,9 +51,9 @@ def report(path, name, table, cut, keep):
             p, m = table["predicted"][i], table["measured"][i]
             own += f" {p[0]:.4f} -> {p[1]:.4f} | {m[0] / p[0]:.2f} -> {m[1] / p[1]:.2f} |"
         lines.append(own)
-    lines += ["", f"Truncated to the top {keep:g} of the box: error inside the crop {cut['inside']:.1f} px, of the "
-              f"{cut['outside_n']} joints cut off {cut['outside']:.1f} px; {100 * cut['predicted_outside']:.0f} % of "
-              "those placed outside the crop.", ""]
+    lines += ["", f"Truncated to the top {keep:g} of the box: the joints inside the crop {cut['inside']:.1f} px off "
+              f"(OKS {cut['inside_oks']:.2f}), the {cut['outside_n']} joints cut off {cut['outside']:.1f} px (OKS "
+              f"{cut['outside_oks']:.2f}); {100 * cut['predicted_outside']:.0f} % of those placed outside the crop.", ""]
     return lines
 
 

@@ -153,7 +153,8 @@ def _check_model(cfg, where):
             raise ValueError(f"{where}: unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}.")
     if cfg.mix_2d is not None:
         if TASKS[cfg.task].dim != 3 or 3 not in HEADS[cfg.head].dims:
-            raise ValueError(f"{where}: mix_2d adds 2-D-only people to a 3-D regression (task: h36m, head: regression); "
+            raise ValueError(f"{where}: mix_2d adds 2-D-only people to a 3-D regression (task: h36m, head: regression "
+                             "or integral); "
                              f"task {cfg.task!r} with head {cfg.head!r} trains on its own data alone, so remove mix_2d.")
         if cfg.mix_2d_task not in MIXABLE:  # a 2-D task whose joints Human3.6M's can be built from
             names = ", ".join(MIXABLE)
@@ -173,7 +174,8 @@ def _check_model(cfg, where):
         raise ValueError(f"{where}: {', '.join(foreign)} shape{'s' if one else ''} another head's model; remove "
                          f"{'it' if one else 'them'} for head: {cfg.head}.")
     if TASKS[cfg.task].dim not in HEADS[cfg.head].dims:
-        raise ValueError(f"{where}: the {cfg.head} head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim}.")
+        raise ValueError(f"{where}: the {cfg.head} head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim} "
+                         "(head: regression or integral).")
     if not (math.isfinite(cfg.aux_heatmap_weight) and cfg.aux_heatmap_weight >= 0):
         raise ValueError(f"{where}: aux_heatmap_weight must be a number >= 0, got {cfg.aux_heatmap_weight!r} (Table 14: "
                          "1, 0.5 or 0).")

@@ -9,7 +9,7 @@ and its predicted error (sigma_hat times E|bar_mu|, ``evaluate.mean_abs_bar_mu``
 
 Truncation (``truncation_scores``): only the top ``keep`` of each person's box is fed to the model (Fig. 5: "only
 the contents inside the bounding boxes are fed"); the joints that fall outside the crop are still labelled, and
-their error says whether a model infers them (regression can put mu_hat anywhere) or cannot (a heatmap's argmax
+their error (and OKS) says whether a model infers them (regression can put mu_hat anywhere) or cannot (a heatmap's argmax
 stays inside its map).
 """
 import copy
@@ -114,32 +114,34 @@ def truncated(dataset, keep=0.5):
 
 @torch.no_grad()
 def truncation_scores(model, dataset, flip_pairs, keep=0.5, batch_size=32):
-    """Errors of ``model`` in boxes cut to their top ``keep``: the mean error (picture pixels) of the labelled
-    joints inside the cut crop and of those outside it, and the share of the outside ones predicted outside the
-    crop as well. Returns a dict with ``inside``, ``outside``, ``outside_n`` and ``predicted_outside``."""
+    """Errors of ``model`` in boxes cut to their top ``keep``: the mean error (picture pixels) and the mean
+    per-joint OKS (COCO's exp(-d^2 / 2 s^2 k^2), s^2 the annotation's area) of the labelled joints inside the cut
+    crop and of those outside it, and the share of the outside ones predicted outside the crop as well. Returns a
+    dict with ``inside``, ``outside``, ``inside_oks``, ``outside_oks``, ``outside_n`` and ``predicted_outside``."""
     from .models import predict
+    from .tasks.coco import OKS_SIGMAS
 
     cut = truncated(dataset, keep)
     h, w = cut.cfg.input_size
-    sums = np.zeros(5)
+    index = {(s["image_id"], s["ann_id"]): s for s in cut.samples}
+    sums = np.zeros(7)
     was = model.training
     model.eval()
     try:
         for batch in _batches(cut, batch_size):
             out = predict(model, batch["image"], flip_pairs)
             err = _errors(out, batch, (h, w)).numpy()
-            labelled = _labelled(cut, batch)
+            people = [index[(int(i), int(a))] for i, a in zip(batch["image_id"], batch["ann_id"])]
+            labelled = np.stack([s["keypoints"][:, 2] > 0 for s in people])
+            area = np.array([s["area"] for s in people])[:, None]
+            similarity = np.exp(-err ** 2 / (2 * area * (2 * OKS_SIGMAS) ** 2))
             inside = (batch["target_weight"] > 0).numpy()
             outside = labelled & ~inside
             beyond = (out["joints"].abs() > 0.5).any(-1).numpy()
-            sums += [(err * inside).sum(), inside.sum(), (err * outside).sum(), outside.sum(), (beyond & outside).sum()]
+            sums += [(err * inside).sum(), (similarity * inside).sum(), inside.sum(), (err * outside).sum(),
+                     (similarity * outside).sum(), outside.sum(), (beyond & outside).sum()]
     finally:
         model.train(was)
-    return {"inside": sums[0] / max(sums[1], 1), "outside": sums[2] / max(sums[3], 1), "outside_n": int(sums[3]),
-            "predicted_outside": sums[4] / max(sums[3], 1)}
-
-
-def _labelled(dataset, batch):
-    """(B, K): the joints each person's annotation labels, inside its crop or not."""
-    index = {(s["image_id"], s["ann_id"]): s for s in dataset.samples}
-    return np.stack([index[(int(i), int(a))]["keypoints"][:, 2] > 0 for i, a in zip(batch["image_id"], batch["ann_id"])])
+    n_in, n_out = max(sums[2], 1), max(sums[5], 1)
+    return {"inside": sums[0] / n_in, "inside_oks": sums[1] / n_in, "outside": sums[3] / n_out,
+            "outside_oks": sums[4] / n_out, "outside_n": int(sums[5]), "predicted_outside": sums[6] / n_out}

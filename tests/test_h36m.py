@@ -584,13 +584,15 @@ def test_joints_without_depth_train_through_the_2d_flow():
     assert torch.allclose(per_joint[1], (out["mu_hat"][1, :, :2] - y[1, :, :2]).abs().sum(-1))
 
 
-def test_a_mixed_model_trains_saves_and_loads(synth3d, synth_mpii, tmp_path):
+@pytest.mark.parametrize("head", ["regression", "integral"])  # integral: Sun et al.'s volumes, soft-argmaxed in 3-D
+def test_a_mixed_model_trains_saves_and_loads(synth3d, synth_mpii, tmp_path, head):
     from rlelab.checkpoints import load_checkpoint
     from rlelab.config import make_config
     from rlelab.train import train
 
     keys = dict(task="h36m", data=synth3d, input_size=[64, 64], backbone="resnet18", loss="rle", epochs=1,
-                batch_size=8, workers=0, eval_every=1, out=str(tmp_path / "run"), warmup_steps=0, mix_2d=synth_mpii)
+                batch_size=8, workers=0, eval_every=1, out=str(tmp_path / "run"), warmup_steps=0, mix_2d=synth_mpii,
+                head=head)
     history = train(make_config(keys), progress=False)
     assert len(history) == 1 and math.isfinite(history[0]["loss"]) and history[0]["MPJPE"] > 0
     assert history[0]["step"] == (24 + 10) // 8  # the 3-D and the 2-D people, one epoch

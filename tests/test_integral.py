@@ -49,6 +49,17 @@ def test_integral_model_outputs_and_table_5_count():
     assert integral["macs"] - heatmap["macs"] == 2048 * 34 and round(integral["macs"] / 1e9, 1) == 9.7
 
 
+def test_3d_integral_pose_soft_argmaxes_a_volume_and_matches_table_8():
+    volume = torch.full((1, 1, 64, 16, 16), -1e4)
+    volume[0, 0, 40, 3, 5] = 0.0  # depth bin 40 of 64 over [-0.5, 0.5]: centre 40.5 / 64 - 0.5
+    u, v, d = soft_argmax(volume, (64, 64))[0, 0].tolist()
+    assert (u, v, d) == pytest.approx((21.5 / 64 - 0.5, 13.5 / 64 - 0.5, 40.5 / 64 - 0.5), abs=1e-6)
+    # Table 8 (Integral Pose on Human3.6M, ResNet-50 at 256x256): 34.3M parameters, 14.1 GFLOPs; ours adds the
+    # FC of sigma_hat (2048 x 51 + 51)
+    count = complexity(build_model("integral", "resnet50", dim=3), (256, 256))
+    assert round((count["params"] - 2048 * 51 - 51) / 1e6, 1) == 34.3 and round(count["macs"] / 1e9, 1) == 14.0
+
+
 def test_integral_and_aux_heatmap_configs_say_what_they_train():
     integral = make_config({"head": "integral", "loss": "l1"})
     assert method(integral) == "integral l1" and not train_data_config(integral).heatmaps
@@ -56,8 +67,9 @@ def test_integral_and_aux_heatmap_configs_say_what_they_train():
     assert method(aux) == "rle" and train_data_config(aux).heatmaps  # the loader draws the aux head's targets
     with pytest.raises(ValueError, match="aux_heatmap_weight shapes another head's model; remove it for head: heatmap"):
         make_config({"head": "heatmap", "aux_heatmap_weight": 1.0})
-    with pytest.raises(ValueError, match="the integral head predicts 2-D joints; task 'h36m' has D=3"):
-        make_config({"head": "integral", "task": "h36m"})
+    with pytest.raises(ValueError, match="the heatmap head predicts 2-D joints; task 'h36m' has D=3"):
+        make_config({"head": "heatmap", "task": "h36m"})
+    assert make_config({"head": "integral", "task": "h36m"}).head == "integral"  # volumes, as Sun et al.'s
 
 
 def test_the_aux_heatmaps_train_beside_the_fc_and_leave_the_prediction_alone():

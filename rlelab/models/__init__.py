@@ -36,7 +36,7 @@ class Head:
 
 HEADS = {"regression": Head(True, (2, 3), options=("coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight")),
          "heatmap": Head(False, (2,)),
-         "integral": Head(True, (2,), prefix="integral ")}
+         "integral": Head(True, (2, 3), prefix="integral ")}
 NORMS = ("batch", "sync", "frozen")
 
 
@@ -82,17 +82,17 @@ def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, no
                 aux_heatmaps=False):
     """The model of K = ``num_joints`` joints in D = ``dim`` coordinates with ``head``: the regression model (with a
     RealNVP flow over bar_mu when ``flow``, and one over (u, v) for 2-D-only joints when ``flow2d``; ``coord_norm``,
-    ``pixel_mean``, ``pixel_std`` and ``aux_heatmaps``: see ``RegressionModel``), the heatmap model or the integral
-    model (2-D only; with a flow when ``flow``)."""
+    ``pixel_mean``, ``pixel_std`` and ``aux_heatmaps``: see ``RegressionModel``), the heatmap model (2-D only) or
+    the integral model (with its flows as the regression model's)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
     if dim not in HEADS[head].dims:
-        raise ValueError(f"the {head} head predicts 2-D joints; a task of D={dim} needs head: regression.")
+        raise ValueError(f"the {head} head predicts 2-D joints; a task of D={dim} needs head: regression or integral.")
     features, channels = make_backbone(backbone, norm, pretrained)
     if head == "heatmap":
         return HeatmapModel(features, channels, num_joints)
     if head == "integral":
-        return IntegralModel(features, channels, num_joints, flow=flow, sigma_init=sigma_init)
+        return IntegralModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init, flow2d=flow2d)
     return RegressionModel(features, channels, num_joints, dim, flow=flow, sigma_init=sigma_init, flow2d=flow2d,
                            coord_norm=coord_norm, pixel_mean=pixel_mean, pixel_std=pixel_std, aux_heatmaps=aux_heatmaps)
 

@@ -95,7 +95,7 @@ def _annotated_people(annotations, ann_file, k):
                 warnings.warn(f"{ann_file}: annotation {ann.get('id')} has an empty box {ann['bbox']}; skipped.")
             continue  # COCO's own top-down pipelines skip boxes without labelled joints too
         samples.append({"image_id": ann["image_id"], "box": ann["bbox"], "score": 1.0, "ann_id": ann["id"],
-                        "keypoints": np.array(kp, dtype=np.float64).reshape(k, 3)})
+                        "keypoints": np.array(kp, dtype=np.float64).reshape(k, 3), "area": float(ann.get("area", w * h))})
     return samples
 
 
