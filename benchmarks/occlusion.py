@@ -2,7 +2,7 @@
 on one fresh SynthPose set none of them saw.
 
     python benchmarks/occlusion.py data/synthpose_res18_rle.pt runs/synthpose_res18_integral/last.pt \\
-        [--seed 7] [--n-val 150] [--side 0.2] [--keep 0.5] [--out benchmarks/occlusion.md]
+        [--seed 7] [--n-val 150] [--side 0.2] [--keep 0.5] [--out benchmarks/occlusion.md] [--json FILE]
 
 For each checkpoint (``rlelab.occlusion``): the 7 x 7 table (row: the joint type covered by a grey square of side
 ``side`` x the box height; column: the mean error, in picture pixels, of that joint type), the clean errors, the
@@ -12,9 +12,12 @@ their top ``keep``, the error of the joints left inside the crop and of those cu
 joints the model places outside the crop.
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
+
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
@@ -65,18 +68,26 @@ def main():
     parser.add_argument("--side", type=float, default=0.2, help="the square's side, a fraction of the box height")
     parser.add_argument("--keep", type=float, default=0.5, help="truncation: the top fraction of each box kept")
     parser.add_argument("--out", help="also write the tables here (markdown)")
+    parser.add_argument("--json", help="and their numbers here (lab 09 reads data/occlusion_tables.json)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(os.path.join(tmp, "synthpose"), n_train=0, n_val=args.n_val, seed=args.seed)
         lines = [f"Fresh SynthPose val set (seed {args.seed}, {args.n_val} pictures of 256x192, ground-truth boxes, "
                  f"flip test); grey square of side {args.side:g} x the box height; errors in picture pixels.", ""]
-        for path in args.checkpoints:
-            lines += report(path, *measure(path, root, args.side, args.keep), args.keep)
+        results = {path: measure(path, root, args.side, args.keep) for path in args.checkpoints}
+    for path, result in results.items():
+        lines += report(path, *result, args.keep)
     text = "\n".join(lines)
     print(text)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
+    if args.json:
+        numbers = {"seed": args.seed, "n_val": args.n_val, "side": args.side, "keep": args.keep, "models": [
+            {"checkpoint": path, "method": name, **{k: np.asarray(v).tolist() for k, v in table.items()},
+             "truncation": {k: float(v) for k, v in cut.items()}} for path, (name, table, cut) in results.items()]}
+        with open(args.json, "w") as f:
+            json.dump(numbers, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Page "Cover a joint": a grey square over one joint of a person (the paper's occlusion test, Appendix C, Tables 15
 and 16), and what two models then predict for every joint, with sigma_hat where they have one."""
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from common import (boxes_from_selection, choose_image, model_caption, pick_checkpoint, pose_figure, run, warn_if_unseen)
@@ -48,6 +49,7 @@ def render():
         square = [x - half, y - half, 2 * half, 2 * half]
     covered = paint(picture.image, square)
     warn_if_unseen(picture, {label: clean[p][1:] for label, p in (("left", left_path), ("right", right_path))})
+    moved = {}
     for col, path, key in zip(st.columns(2), (left_path, right_path), (chart, f"{chart}_right")):
         before, cfg, about = clean[path]
         after, _, _ = run(path, covered, box)
@@ -64,8 +66,11 @@ def render():
         else:
             figure.update_layout(dragmode="pan")
             col.plotly_chart(figure, width="stretch", key=key)
-        col.dataframe(changes(before, after, names, sigma), hide_index=True, width="stretch")
-    st.caption("The table: how far each joint moved when the square was drawn, and its σ̂ (mean of x and y, in units of "
+        rows = changes(before, after, names, sigma)
+        moved[method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg)] = rows["moved (px)"]
+        col.dataframe(rows, hide_index=True, width="stretch")
+    st.plotly_chart(moved_figure(moved, names, joint), width="stretch")
+    st.caption("The tables and the bars: how far each joint moved when the square was drawn, and its σ̂ (mean of x and y, in units of "
                "the crop) on the clean and on the covered picture. Drag on the left picture to place the square "
                "yourself; double-click to go back to the chosen joint. `python benchmarks/occlusion.py` measures it "
                "over a whole set, as the paper's tables do.")
@@ -86,3 +91,11 @@ def changes(before, after, names, sigma):
         rows["σ̂ clean"] = np.round(before["sigma_hat"].mean(-1), 3)
         rows["σ̂ covered"] = np.round(after["sigma_hat"].mean(-1), 3)
     return rows
+
+
+def moved_figure(moved, names, covered):
+    """How far each joint moved under the square, one bar per model, the covered joint named in the title."""
+    fig = go.Figure([go.Bar(x=names, y=values, name=label) for label, values in moved.items()])
+    fig.update_layout(barmode="group", height=300, margin=dict(l=0, r=0, t=40, b=0), yaxis_title="moved (px)",
+                      title=f"how far each joint moved when the {covered} was covered", legend=dict(orientation="h"))
+    return fig
