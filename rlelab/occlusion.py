@@ -4,7 +4,8 @@ and its truncation figure (Fig. 5), measured on any COCO-layout data set in grou
 Occlusion (``occlusion_table``): as the paper does after PARE, a grey square is drawn over one joint's place in
 the crop, and the error of every joint is measured; rows are the covered joint type, columns the joint type whose
 error is averaged (the paper's seven types; a head is covered at its nose). The square's side is ``side`` times
-the box's height (the paper does not say its size). For a model with sigma_hat: the covered joint's own error
+the crop's height / 1.25, the box's height for a box taller than the crop's aspect (a standing person's; the paper
+does not say its size). For a model with sigma_hat: the covered joint's own error
 and its predicted error (sigma_hat times E|bar_mu|, ``evaluate.mean_abs_bar_mu``), covered and not.
 
 Truncation (``truncation_scores``): only the top ``keep`` of each person's box is fed to the model (Fig. 5: "only

@@ -41,10 +41,14 @@ def test_the_shipped_rle_model_is_worse_where_a_joint_is_covered_and_cut_off(fre
     # bookkeeping: the clean error of the covered joints (both of a pair) is the clean column's (a head is
     # covered at its nose alone, so its row differs)
     assert np.allclose(table["own"][:6, 0], table["clean"][:6])
-    # measured on 150 fresh pictures: a covered joint's own error rises in all seven types, by 1.4-3.9 px (of
-    # 6.5-27.6); its predicted error rises too. On 40 pictures: in at least six of seven.
+    # measured on these 40 pictures: a covered joint's own error rises in all seven types, by 1.6-4.4 px; its
+    # predicted error (sigma_hat) by 0.01-1.4 % for five types, 7.5 % for a shoulder and 37 % for the head (a
+    # square over the nose): sigma_hat lags the error, the calibration worsens in all seven (by 0.06-0.32).
+    # Asserted in at least six of seven, and the head's rise above 20 %.
     assert (table["own"][:, 1] > table["own"][:, 0]).sum() >= 6, table["own"]
-    assert (table["predicted"][:, 1] > table["predicted"][:, 0]).sum() >= 6, table["predicted"]
+    calibration = table["measured"] / table["predicted"]
+    assert (calibration[:, 1] > calibration[:, 0]).sum() >= 6, calibration
+    assert table["predicted"][6, 1] > 1.2 * table["predicted"][6, 0], table["predicted"]
     cut = truncation_scores(model, fresh, COCO.layout.flip_pairs, keep=0.5)
     # the joints cut off are labelled but outside the crop: further off than those inside (150 pictures: 67 vs 37 px)
     assert cut["outside_n"] > 0 and cut["outside"] > cut["inside"] and cut["outside_oks"] < cut["inside_oks"]
