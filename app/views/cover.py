@@ -49,7 +49,7 @@ def render():
         square = [x - half, y - half, 2 * half, 2 * half]
     covered = paint(picture.image, square)
     warn_if_unseen(picture, {label: clean[p][1:] for label, p in (("left", left_path), ("right", right_path))})
-    moved = {}
+    moved, tables = {}, []
     for col, path, key in zip(st.columns(2), (left_path, right_path), (chart, f"{chart}_right")):
         before, cfg, about = clean[path]
         after, _, _ = run(path, covered, box)
@@ -68,8 +68,11 @@ def render():
             col.plotly_chart(figure, width="stretch", key=key)
         rows = changes(before, after, names, sigma)
         moved[method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg)] = rows["moved (px)"]
-        col.dataframe(rows, hide_index=True, width="stretch")
+        tables.append(rows)
     st.plotly_chart(moved_figure(moved, names, joint), width="stretch")
+    for col, rows in zip(st.columns(2), tables):
+        with col.expander("per joint: moved, and σ̂ clean and covered", expanded=False):
+            st.dataframe(rows, hide_index=True, width="stretch")
     st.caption("The tables and the bars: how far each joint moved when the square was drawn, and its σ̂ (mean of x and y, in units of "
                "the crop) on the clean and on the covered picture. Drag on the left picture to place the square "
                "yourself; double-click to go back to the chosen joint. `python benchmarks/occlusion.py` measures it "
@@ -96,6 +99,7 @@ def changes(before, after, names, sigma):
 def moved_figure(moved, names, covered):
     """How far each joint moved under the square, one bar per model, the covered joint named in the title."""
     fig = go.Figure([go.Bar(x=names, y=values, name=label) for label, values in moved.items()])
-    fig.update_layout(barmode="group", height=300, margin=dict(l=0, r=0, t=40, b=0), yaxis_title="moved (px)",
-                      title=f"how far each joint moved when the {covered} was covered", legend=dict(orientation="h"))
+    fig.update_layout(barmode="group", height=320, margin=dict(l=0, r=0, t=40, b=80), yaxis_title="moved (px)",
+                      title=f"how far each joint moved when the {covered} was covered",
+                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return fig
