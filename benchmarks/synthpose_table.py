@@ -4,7 +4,7 @@
     python benchmarks/synthpose_table.py --epochs 20 --parallel 2
 
 Trains L2, L1, Gaussian-sigma, Laplace-sigma, DLE, RLE (standardized, the trainer's default), RLE as Eq. 8
-writes it (rle_eq8) and the SimpleBaseline heatmap model (or the --methods given) from
+writes it (rle_eq8), the SimpleBaseline heatmap model and Integral Pose (L1; and with RLE) (or the --methods given) from
 configs/synthpose_res18_rle.yaml with only the loss/head changed, for the first --epochs epochs of its schedule,
 --parallel runs at a time with one thread each. A run already in OUT/NAME is reused, and continued (--resume) if
 it is shorter; ``--reuse rle=runs/synthpose_res18_rle`` takes a method's rows from another run of the same
@@ -32,7 +32,7 @@ from rlelab.train import batch_loss
 METHODS = {  # name: config overrides; the paper's expected order is RLE >= heatmap > laplace > l1 > l2, RLE > DLE
     "l2": {"loss": "l2"}, "l1": {"loss": "l1"}, "gaussian": {"loss": "gaussian"}, "laplace": {"loss": "laplace"},
     "dle": {"loss": "dle"}, "rle": {"loss": "rle"}, "rle_eq8": {"loss": "rle", "standardize": False},
-    "heatmap": {"head": "heatmap"},
+    "heatmap": {"head": "heatmap"}, "integral": {"head": "integral", "loss": "l1"}, "integral_rle": {"head": "integral"},
 }
 
 
