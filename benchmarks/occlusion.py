@@ -35,7 +35,7 @@ def measure(path, root, side, keep):
     data = COCO.dataset(*coco_paths(root, "val"), TopDownConfig(input_size=tuple(cfg.input_size), heatmaps=False))
     scale = mean_abs_bar_mu(model, cfg) if has_sigma(cfg) else None
     table = occlusion_table(model, data, COCO.layout.flip_pairs, scale, side=side)
-    return method(cfg), table, truncation_scores(model, data, COCO.layout.flip_pairs, keep=keep)
+    return method(cfg), table, truncation_scores(model, data, COCO.layout.flip_pairs, keep=keep, error_scale=scale)
 
 
 def report(path, name, table, cut, keep):
@@ -56,7 +56,11 @@ def report(path, name, table, cut, keep):
         lines.append(own)
     lines += ["", f"Truncated to the top {keep:g} of the box: the joints inside the crop {cut['inside']:.1f} px off "
               f"(OKS {cut['inside_oks']:.2f}), the {cut['outside_n']} joints cut off {cut['outside']:.1f} px (OKS "
-              f"{cut['outside_oks']:.2f}); {100 * cut['predicted_outside']:.0f} % of those placed outside the crop.", ""]
+              f"{cut['outside_oks']:.2f}); {100 * cut['predicted_outside']:.0f} % of those placed outside the crop."
+              + (f" Predicted |error| (crop units) inside {cut['inside_predicted']:.4f}, cut off "
+                 f"{cut['outside_predicted']:.4f}; measured {cut['inside_measured']:.4f} and {cut['outside_measured']:.4f} "
+                 f"(calibration {cut['inside_measured'] / cut['inside_predicted']:.2f} and "
+                 f"{cut['outside_measured'] / cut['outside_predicted']:.2f})." if "inside_predicted" in cut else ""), ""]
     return lines
 
 

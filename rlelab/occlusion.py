@@ -114,18 +114,21 @@ def truncated(dataset, keep=0.5):
 
 
 @torch.no_grad()
-def truncation_scores(model, dataset, flip_pairs, keep=0.5, batch_size=32):
+def truncation_scores(model, dataset, flip_pairs, keep=0.5, error_scale=None, batch_size=32):
     """Errors of ``model`` in boxes cut to their top ``keep``: the mean error (picture pixels) and the mean
     per-joint OKS (COCO's exp(-d^2 / 2 s^2 k^2), s^2 the annotation's area) of the labelled joints inside the cut
     crop and of those outside it, and the share of the outside ones predicted outside the crop as well. Returns a
-    dict with ``inside``, ``outside``, ``inside_oks``, ``outside_oks``, ``outside_n`` and ``predicted_outside``."""
+    dict with ``inside``, ``outside``, ``inside_oks``, ``outside_oks``, ``outside_n`` and ``predicted_outside``;
+    with ``error_scale`` (a model with sigma_hat: E|bar_mu| per coordinate) also ``inside_predicted`` and
+    ``outside_predicted``, the mean predicted |error| per coordinate in crop units, and ``inside_measured`` and
+    ``outside_measured``, the mean |error| per coordinate in crop units."""
     from .models import predict
     from .tasks.coco import OKS_SIGMAS
 
     cut = truncated(dataset, keep)
     h, w = cut.cfg.input_size
     index = {(s["image_id"], s["ann_id"]): s for s in cut.samples}
-    sums = np.zeros(7)
+    sums, sigma = np.zeros(7), np.zeros(4)
     was = model.training
     model.eval()
     try:
@@ -141,8 +144,17 @@ def truncation_scores(model, dataset, flip_pairs, keep=0.5, batch_size=32):
             beyond = (out["joints"].abs() > 0.5).any(-1).numpy()
             sums += [(err * inside).sum(), (similarity * inside).sum(), inside.sum(), (err * outside).sum(),
                      (similarity * outside).sum(), outside.sum(), (beyond & outside).sum()]
+            if error_scale is not None:
+                predicted = (out["sigma_hat"] * error_scale).mean(-1).numpy()
+                measured = (out["joints"] - batch["joints"]).abs().mean(-1).numpy()
+                sigma += [(predicted * inside).sum(), (measured * inside).sum(), (predicted * outside).sum(),
+                          (measured * outside).sum()]
     finally:
         model.train(was)
     n_in, n_out = max(sums[2], 1), max(sums[5], 1)
-    return {"inside": sums[0] / n_in, "inside_oks": sums[1] / n_in, "outside": sums[3] / n_out,
-            "outside_oks": sums[4] / n_out, "outside_n": int(sums[5]), "predicted_outside": sums[6] / n_out}
+    scores = {"inside": sums[0] / n_in, "inside_oks": sums[1] / n_in, "outside": sums[3] / n_out,
+              "outside_oks": sums[4] / n_out, "outside_n": int(sums[5]), "predicted_outside": sums[6] / n_out}
+    if error_scale is not None:
+        scores.update(inside_predicted=sigma[0] / n_in, inside_measured=sigma[1] / n_in,
+                      outside_predicted=sigma[2] / n_out, outside_measured=sigma[3] / n_out)
+    return scores
