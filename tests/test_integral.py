@@ -113,3 +113,16 @@ def test_integral_pose_learns_one_batch(synth, tmp_path):
 
     first, last, before, after = overfit_one_batch(synth, tmp_path, "integral", seed=0)
     assert last < first - 1.0 and before["mean_oks"] < 0.1 and after["mean_oks"] > 0.35, (first, last, before, after)
+
+
+def test_the_readme_command_trains_and_evaluates_integral_pose(synth, tmp_path):
+    # `python -m rlelab train --config configs/synthpose_res18_integral.yaml`, then `eval`, on the tiny set
+    from test_pose import ROOT, run_cli
+
+    out = tmp_path / "run"
+    done = run_cli("-m", "rlelab", "train", "--config", str(ROOT / "configs" / "synthpose_res18_integral.yaml"),
+                   f"--data={synth}", f"--out={out}", "--epochs=1", "--batch_size=4", "--max_steps_per_epoch=2",
+                   "--workers=0", "--eval_every=1", "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_cli("-m", "rlelab", "eval", "--checkpoint", str(out / "last.pt"), "--data", synth)
+    assert done.returncode == 0 and "AP50" in done.stdout, done.stderr[-2000:]
