@@ -224,7 +224,7 @@ def main():
     parser.add_argument("--skip-ratios", action="store_true")
     args = parser.parse_args()
     args.reuse = dict(item.split("=", 1) for item in args.reuse)
-    base = load_config(args.config, data=args.data)
+    base = load_config(args.config, {"data": args.data} if args.data else None)
     train_all(base, args)
     print(f"\nSynthPose val ({base.data}), {base.backbone} at {base.input_size[0]}x{base.input_size[1]}, "
           f"the first {args.epochs} epochs of {args.config} (lr {base.lr}, batch {base.batch_size}) each, "

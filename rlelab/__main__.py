@@ -85,8 +85,8 @@ def _train(args):
     from .config import load_config, parse_overrides
     from .train import train
 
-    overrides = {"out": args.out, "data": args.data, "epochs": args.epochs, **parse_overrides(args.overrides)}
-    cfg = load_config(args.config, **overrides)
+    flags = {"out": args.out, "data": args.data, "epochs": args.epochs}  # None: the flag was not given
+    cfg = load_config(args.config, {**{k: v for k, v in flags.items() if v is not None}, **parse_overrides(args.overrides)})
     train(cfg, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
 
 

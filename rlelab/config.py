@@ -105,11 +105,11 @@ def read_yaml(path, seen=()):
     return {**read_yaml(base, seen + (os.path.realpath(path),)), **raw}
 
 
-def load_config(path, **overrides):
-    """A TrainConfig from a YAML file (and its ``base``); unknown keys and wrong types are refused with the key's
-    name."""
+def load_config(path, overrides=None):
+    """A TrainConfig from a YAML file (and its ``base``), each key of ``overrides`` (a dict) over it, None included
+    (``--grad_clip=null`` turns clipping off); unknown keys and wrong types are refused with the key's name."""
     raw = read_yaml(path)
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given = dict(overrides or {})
     raw.update(given)
     return make_config(raw, where=f"{path} with {', '.join(f'--{k}' for k in given)}" if given else path)
 

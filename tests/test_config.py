@@ -30,8 +30,16 @@ def test_every_shipped_config_loads():
 def test_a_base_is_read_beside_the_config_and_overridden_by_it_and_by_the_command_line(tmp_path):
     (tmp_path / "a.yaml").write_text("lr: 0.01\nepochs: 3\nloss: l1\n")
     (tmp_path / "b.yaml").write_text("base: a.yaml\nepochs: 5\n")
-    cfg = load_config(tmp_path / "b.yaml", batch_size=8)
+    cfg = load_config(tmp_path / "b.yaml", {"batch_size": 8})
     assert (cfg.lr, cfg.epochs, cfg.loss, cfg.batch_size) == (0.01, 5, "l1", 8)
+
+
+def test_null_on_the_command_line_reaches_the_config():
+    # --grad_clip=null turns clipping off (it used to be dropped with the flags not given, leaving the default 35)
+    from rlelab.config import parse_overrides
+
+    cfg = load_config(CONFIGS / "synthpose_res18_rle.yaml", parse_overrides(["--grad_clip=null", "--init_from=null"]))
+    assert cfg.grad_clip is None and load_config(CONFIGS / "synthpose_res18_rle.yaml").grad_clip == 35.0
 
 
 def test_a_missing_or_circular_base_is_one_sentence(tmp_path):
