@@ -5,7 +5,8 @@ on one fresh SynthPose set none of them saw.
         [--seed 7] [--n-val 150] [--side 0.2] [--keep 0.5] [--out benchmarks/occlusion.md] [--json FILE]
 
 For each checkpoint (``rlelab.occlusion``): the 7 x 7 table (row: the joint type covered by a grey square of side
-``side`` x the box height; column: the mean error, in picture pixels, of that joint type), the clean errors, the
+``side`` x the box height; column: the mean error, in picture pixels, of that joint type), the clean errors and
+what the square adds against the same people without it, the
 covered joint's own error clean -> covered, and for a model with sigma_hat its predicted error clean -> covered
 and the calibration under occlusion (measured / predicted |error|; 1: calibrated). Then truncation: boxes cut to
 their top ``keep``, the error of the joints left inside the crop and of those cut off, and the share of the cut
@@ -40,11 +41,14 @@ def measure(path, root, side, keep):
 
 def report(path, name, table, cut, keep):
     types = table["types"]
-    lines = [f"**{name}** ({path}; {table['people']}+ people per row)", "",
+    lines = [f"**{name}** ({path}; at least {table['covered_min']} joints covered per row)", "",
              "| covered \\ error of | " + " | ".join(types) + " |", "|---" * (len(types) + 1) + "|"]
     for t, row in zip(types, table["error"]):
         lines.append(f"| {t} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
     lines.append("| (none) | " + " | ".join(f"{v:.1f}" for v in table["clean"]) + " |")
+    rise = table["error"] - table["paired"]  # against the same people without a square
+    lines += ["", f"What the square adds, against the same people without it: {rise.mean():+.2f} px over the 49 cells "
+              f"(from {rise.min():+.1f} to {rise.max():+.1f}); the covered joint's own error below."]
     lines += ["", "| covered joint | its error, clean -> covered (px) |"
               + (" predicted error, clean -> covered (crop) | calibration, clean -> covered |" if "predicted" in table else ""),
               "|---|---|" + ("---|---|" if "predicted" in table else "")]

@@ -28,7 +28,8 @@ class TrainConfig:
     mix_2d_task: str = "mpii"  # its task (mpii | coco: the layout its joints are mapped from); its train_split is used
     val_detections: str | None = None  # COCO: a results file of person boxes for validation (else ground-truth boxes)
     input_size: list = field(default_factory=lambda: [256, 192])  # height, width
-    augment: bool = True  # SimpleBaseline's scale, rotation, flip, half body
+    augment: bool = True  # SimpleBaseline's scale, rotation, flip and HRNet's half body
+    outside_crop_labels: bool = False  # regression: train on labelled joints outside the crop too (the official RLE code does)
     # model
     head: str = "regression"  # regression | heatmap | integral (Integral Pose: soft-argmax, trained with the loss)
     backbone: str = "resnet50"
@@ -170,9 +171,10 @@ def _check_model(cfg, where):
     foreign = [k for o in HEADS.values() for k in o.options if k not in HEADS[cfg.head].options
                and getattr(cfg, k) != getattr(default, k)]
     if foreign:
+        owners = ", ".join(sorted({h for h, o in HEADS.items() for k in foreign if k in o.options}))
         one = len(foreign) == 1
-        raise ValueError(f"{where}: {', '.join(foreign)} shape{'s' if one else ''} another head's model; remove "
-                         f"{'it' if one else 'them'} for head: {cfg.head}.")
+        raise ValueError(f"{where}: {', '.join(foreign)} {'is an option' if one else 'are options'} of head: {owners}; "
+                         f"remove {'it' if one else 'them'} for head: {cfg.head}.")
     if TASKS[cfg.task].dim not in HEADS[cfg.head].dims:
         raise ValueError(f"{where}: the {cfg.head} head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim} "
                          "(head: regression or integral).")

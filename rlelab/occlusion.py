@@ -56,7 +56,8 @@ def occlusion_table(model, dataset, flip_pairs, error_scale=None, side=0.2, batc
 
     Returns ``error`` (7, 7): mean error (picture pixels) of each column type with a joint of the row type
     covered, over the people whose covered joint and measured joint are both labelled and inside the crop;
-    ``clean`` (7,): the same without a square; ``own`` (7, 2): the covered joint's own error, clean and covered;
+    ``paired`` (7, 7): the same people's error without a square (``error - paired`` is what the square adds);
+    ``clean`` (7,): each type's error without a square over all its people; ``own`` (7, 2): the covered joint's own error, clean and covered;
     and with ``error_scale`` (a model with sigma_hat: E|bar_mu| per coordinate) ``predicted`` (7, 2): its
     predicted |error| per coordinate in crop units, clean and covered, and ``measured`` (7, 2): its mean |error| per
     coordinate in crop units, clean and covered (measured / predicted: the calibration under occlusion)."""
@@ -66,7 +67,7 @@ def occlusion_table(model, dataset, flip_pairs, error_scale=None, side=0.2, batc
     column = np.zeros(17, dtype=int)
     for t, joints in enumerate(JOINT_TYPES.values()):
         column[list(joints)] = t
-    sums = {k: np.zeros(s) for k, s in (("error", (7, 7)), ("count", (7, 7)), ("clean", 7), ("clean_n", 7),
+    sums = {k: np.zeros(s) for k, s in (("error", (7, 7)), ("paired", (7, 7)), ("count", (7, 7)), ("clean", 7), ("clean_n", 7),
                                         ("own", (7, 2)), ("own_n", 7), ("predicted", (7, 2)), ("measured", (7, 2)))}
     h, w = dataset.cfg.input_size
     was = model.training
@@ -88,6 +89,7 @@ def occlusion_table(model, dataset, flip_pairs, error_scale=None, side=0.2, batc
                     err = _errors(out, batch, (h, w)).numpy()
                     both = seen * seen[:, j, None]
                     np.add.at(sums["error"][row], column, (err * both).sum(0))
+                    np.add.at(sums["paired"][row], column, (clean_err * both).sum(0))
                     np.add.at(sums["count"][row], column, both.sum(0))
                     mine = seen[:, j]
                     sums["own"][row] += [clean_err[mine, j].sum(), err[mine, j].sum()]
@@ -99,8 +101,10 @@ def occlusion_table(model, dataset, flip_pairs, error_scale=None, side=0.2, batc
     finally:
         model.train(was)
     n = np.maximum(sums["own_n"], 1)[:, None]
-    table = {"types": names, "error": sums["error"] / np.maximum(sums["count"], 1),
-             "clean": sums["clean"] / np.maximum(sums["clean_n"], 1), "own": sums["own"] / n, "people": int(sums["own_n"].min())}
+    count = np.maximum(sums["count"], 1)
+    table = {"types": names, "error": sums["error"] / count, "paired": sums["paired"] / count,
+             "clean": sums["clean"] / np.maximum(sums["clean_n"], 1), "own": sums["own"] / n,
+             "covered_min": int(sums["own_n"].min())}  # the fewest joints covered in a row
     if error_scale is not None:
         table.update(predicted=sums["predicted"] / n, measured=sums["measured"] / n)
     return table

@@ -1,5 +1,5 @@
 """What every top-down task shares: one sample per person box, cropped (``crop``) to the input size, augmented
-as SimpleBaseline does (scale, rotation, flip with the layout's flip pairs, half body), and returned with
+as SimpleBaseline does (scale, rotation, flip with the layout's flip pairs) with HRNet's half body, and returned with
 normalized joint coordinates and visibility for regression, Gaussian heatmaps for the heatmap baseline, and the
 affine map back to the original image for evaluation. A task's reader (``tasks/coco.py``, ``mpii.py``,
 ``h36m.py``) turns its files into ``samples`` and ``images`` and finds them with ``find_annotations`` and
@@ -31,6 +31,7 @@ class TopDownConfig:
     det_score_threshold: float = 0.0
     heatmaps: bool = True  # Gaussian heatmap targets (the heatmap model's); a regression trainer skips them
     uint8: bool = False  # the crop as uint8 (4x fewer bytes from the workers); normalize_images on the device
+    outside_labels: bool = False  # labelled joints outside the crop keep their weight (an FC can answer there)
 
 
 def gaussian_heatmaps(joints, visible, output_size, stride, sigma):
@@ -105,7 +106,7 @@ class TopDown(torch.utils.data.Dataset):
                 crop_joints[[a, b]] = crop_joints[[b, a]]
                 vis[[a, b]] = vis[[b, a]]
         inside = (crop_joints[:, 0] >= 0) & (crop_joints[:, 0] <= w - 1) & (crop_joints[:, 1] >= 0) & (crop_joints[:, 1] <= h - 1)
-        target_weight = vis * inside
+        target_weight = vis if cfg.outside_labels else vis * inside
         sample = {
             "image": (image * 255).round_().clamp_(0, 255).to(torch.uint8) if cfg.uint8 else normalize_images(image),
             "joints": torch.as_tensor(crop_joints / [w, h] - 0.5, dtype=torch.float32),  # in [-0.5, 0.5]

@@ -134,7 +134,8 @@ def batch_loss(model, batch, cfg, world):
 
 def train_data_config(cfg):
     """What the trainer's loader workers make: uint8 crops (augmented if cfg.augment), heatmaps where they are trained."""
-    return TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment, heatmaps=heatmap_targets(cfg), uint8=True)
+    return TopDownConfig(input_size=tuple(cfg.input_size), augment=cfg.augment, heatmaps=heatmap_targets(cfg), uint8=True,
+                         outside_labels=cfg.outside_crop_labels)
 
 
 def place_model(model, cfg, device):

@@ -65,7 +65,7 @@ def test_integral_and_aux_heatmap_configs_say_what_they_train():
     assert method(integral) == "integral l1" and not train_data_config(integral).heatmaps
     aux = make_config({"aux_heatmap_weight": 0.5})
     assert method(aux) == "rle" and train_data_config(aux).heatmaps  # the loader draws the aux head's targets
-    with pytest.raises(ValueError, match="aux_heatmap_weight shapes another head's model; remove it for head: heatmap"):
+    with pytest.raises(ValueError, match="aux_heatmap_weight is an option of head: regression; remove it for head: heatmap"):
         make_config({"head": "heatmap", "aux_heatmap_weight": 1.0})
     with pytest.raises(ValueError, match="the heatmap head predicts 2-D joints; task 'h36m' has D=3"):
         make_config({"head": "heatmap", "task": "h36m"})

@@ -60,3 +60,22 @@ def test_truncated_boxes_keep_their_top(fresh):
     cut = truncated(fresh, keep=0.5)
     assert len(cut) == len(fresh) and cut.samples[0]["box"][3] == fresh.samples[0]["box"][3] / 2
     assert cut.samples[0]["box"][:3] == fresh.samples[0]["box"][:3] and fresh.samples is not cut.samples
+
+
+def test_joints_outside_the_crop_train_only_when_asked(fresh):
+    # rlelab's loader gives a joint outside its crop weight 0 (no heatmap can hold it); outside_labels keeps the
+    # labelled ones, for a regression head to learn Fig. 5's reach (the official RLE code keeps them)
+    from rlelab.config import make_config
+    from rlelab.train import train_data_config
+
+    cut = truncated(fresh, keep=0.5)
+    sample = max(range(len(cut)), key=lambda i: (cut.samples[i]["keypoints"][11:, 2] > 0).sum())
+    inside = cut[sample]
+    labelled = torch.as_tensor(cut.samples[sample]["keypoints"][:, 2] > 0)
+    beyond = (inside["joints"].abs() > 0.5).any(-1) & labelled
+    assert beyond.any() and (inside["target_weight"][beyond] == 0).all()
+    cut.cfg = train_data_config(make_config({"outside_crop_labels": True, "input_size": [64, 48], "augment": False}))
+    kept = cut[sample]
+    assert torch.equal(kept["target_weight"] > 0, labelled)  # every labelled joint, inside the crop or not
+    with pytest.raises(ValueError, match="outside_crop_labels is an option of head: regression; remove it for head: heatmap"):
+        make_config({"head": "heatmap", "outside_crop_labels": True})

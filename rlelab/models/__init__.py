@@ -34,7 +34,8 @@ class Head:
     options: tuple = ()  # TrainConfig fields that shape this head alone
 
 
-HEADS = {"regression": Head(True, (2, 3), options=("coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight")),
+HEADS = {"regression": Head(True, (2, 3), options=("coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight",
+                                                  "outside_crop_labels")),
          "heatmap": Head(False, (2,)),
          "integral": Head(True, (2, 3), prefix="integral ")}
 NORMS = ("batch", "sync", "frozen")
