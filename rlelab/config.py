@@ -29,7 +29,7 @@ class TrainConfig:
     val_detections: str | None = None  # COCO: a results file of person boxes for validation (else ground-truth boxes)
     input_size: list = field(default_factory=lambda: [256, 192])  # height, width
     augment: bool = True  # SimpleBaseline's scale, rotation, flip and HRNet's half body
-    outside_crop_labels: bool = False  # regression: train on labelled joints outside the crop too (the official RLE code does)
+    outside_crop_labels: bool = False  # regression: train on labelled joints outside the crop too (the official 2-D code does)
     # model
     head: str = "regression"  # regression | heatmap | integral (Integral Pose: soft-argmax, trained with the loss)
     backbone: str = "resnet50"
