@@ -14,6 +14,7 @@ from PIL import Image
 
 from rlelab import detect
 from rlelab.checkpoints import load_checkpoint
+from rlelab.config import method
 from rlelab.files import SHIPPED
 from rlelab.inference import predict_image, read_image
 from rlelab.losses import LOSSES, density_grid
@@ -79,6 +80,11 @@ def trained_on(cfg, about):
         return False, f"{RELEASED.get(source['format'], source['format'])} ({source['file']}), trained on {TASKS[cfg.task].photos} photos"
     synthetic = "synth" in Path(cfg.data).name.lower()  # SynthPose / Synth3D folders, as their commands name them
     return synthetic, f"trained here on {cfg.data}" + (": drawn figures, not one photo" if synthetic else "")
+
+
+def model_title(cfg):
+    """A model's name over its column: its loss in capitals ("RLE", "INTEGRAL L1"), or "heatmap"."""
+    return method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg)
 
 
 def model_caption(cfg, about):

@@ -3,11 +3,10 @@ beside them as a reference, with the mean OKS to the annotated people where a re
 import numpy as np
 import streamlit as st
 
-from common import (BOX_NOTE, choose_boxes, choose_image, found_people, model_caption, pick_checkpoint, pose_figure,
-                    run_people, warn_if_unseen)
+from common import (BOX_NOTE, choose_boxes, choose_image, found_people, model_caption, model_title, pick_checkpoint,
+                    pose_figure, run_people, warn_if_unseen)
 from rlelab import detect
-from rlelab.config import has_sigma, method
-from rlelab.models import HEADS
+from rlelab.config import has_sigma
 from rlelab.tasks import TASKS
 from rlelab.tasks.coco import matched_oks
 
@@ -80,7 +79,7 @@ def render():
         if not preds:
             continue
         sigma = has_sigma(cfg)
-        col.subheader(method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg))
+        col.subheader(model_title(cfg))
         col.caption(model_caption(cfg, about))
         layout = TASKS[cfg.task].layout
         score = mean_oks([p["joints"] for p in preds], picture, layout)

@@ -4,9 +4,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from common import (boxes_from_selection, choose_image, model_caption, pick_checkpoint, pose_figure, run, warn_if_unseen)
-from rlelab.config import has_sigma, method
-from rlelab.models import HEADS
+from common import (boxes_from_selection, choose_image, model_caption, model_title, pick_checkpoint, pose_figure, run,
+                    warn_if_unseen)
+from rlelab.config import has_sigma
 from rlelab.occlusion import GREY
 from rlelab.tasks import TASKS
 
@@ -56,7 +56,7 @@ def render():
         if before is None or after is None:
             continue
         sigma = has_sigma(cfg)
-        col.subheader(method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg))
+        col.subheader(model_title(cfg))
         col.caption(model_caption(cfg, about))
         figure = pose_figure(covered, [after], layout, sigma, height=520)
         x0, y0, sw, sh = square
@@ -67,7 +67,7 @@ def render():
             figure.update_layout(dragmode="pan")
             col.plotly_chart(figure, width="stretch", key=key)
         rows = changes(before, after, names, sigma)
-        moved[method(cfg).upper() if HEADS[cfg.head].coordinates else method(cfg)] = rows["moved (px)"]
+        moved[model_title(cfg)] = rows["moved (px)"]
         tables.append(rows)
     st.plotly_chart(moved_figure(moved, names, joint), width="stretch")
     for col, rows in zip(st.columns(2), tables):
