@@ -8,10 +8,11 @@ the crop's height / 1.25, the box's height for a box taller than the crop's aspe
 does not say its size). For a model with sigma_hat: the covered joint's own error
 and its predicted error (sigma_hat times E|bar_mu|, ``evaluate.mean_abs_bar_mu``), covered and not.
 
-Truncation (``truncation_scores``): only the top ``keep`` of each person's box is fed to the model (Fig. 5: "only
-the contents inside the bounding boxes are fed"); the joints that fall outside the crop are still labelled, and
-their error (and OKS) says whether a model infers them (regression can put mu_hat anywhere) or cannot (a heatmap's argmax
-stays inside its map).
+Truncation (``truncation_scores``): each person's box is cut to its top ``keep`` and the model fed its crop (the
+cut box enlarged by 1.25, as every box is; Fig. 5: "only the contents inside the bounding boxes are fed"); the
+joints that fall outside the crop are still labelled, and their error (and OKS) says whether a model infers them
+(an FC can put mu_hat anywhere, if it was trained on such joints: ``outside_crop_labels``) or cannot (a heatmap's
+argmax and a soft-argmax stay inside their map).
 """
 import copy
 
@@ -57,8 +58,8 @@ def occlusion_table(model, dataset, flip_pairs, error_scale=None, side=0.2, batc
     Returns ``error`` (7, 7): mean error (picture pixels) of each column type with a joint of the row type
     covered, over the people whose covered joint and measured joint are both labelled and inside the crop;
     ``paired`` (7, 7): the same people's error without a square (``error - paired`` is what the square adds);
-    ``clean`` (7,): each type's error without a square over all its people; ``own`` (7, 2): the covered joint's own error, clean and covered;
-    and with ``error_scale`` (a model with sigma_hat: E|bar_mu| per coordinate) ``predicted`` (7, 2): its
+    ``clean`` (7,): each type's error without a square over all its people; ``own`` (7, 2): the covered joint's own
+    error, clean and covered; and with ``error_scale`` (a model with sigma_hat: E|bar_mu| per coordinate) ``predicted`` (7, 2): its
     predicted |error| per coordinate in crop units, clean and covered, and ``measured`` (7, 2): its mean |error| per
     coordinate in crop units, clean and covered (measured / predicted: the calibration under occlusion)."""
     from .models import predict
