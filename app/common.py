@@ -24,7 +24,8 @@ from rlelab.tasks.coco import LAYOUT as COCO_LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(SHIPPED)  # rlelab's data/, the one home of where the shipped files are
-DEFAULTS = {"rle": DATA / "synthpose_res18_rle.pt", "l1": DATA / "synthpose_res18_l1.pt"}
+DEFAULTS = {"rle": DATA / "synthpose_res18_rle.pt", "l1": DATA / "synthpose_res18_l1.pt",
+            "oct_rle": DATA / "synthoct_mnv3_rle.pt"}
 DISPLAY_SIDE = 1600  # larger pictures are shown and processed at this long side
 REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200\n"
              "python -m rlelab train --config configs/synthpose_res18_rle.yaml --standardize=false --warmup_steps=0 "
@@ -32,13 +33,29 @@ REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n
              "python -m rlelab export --checkpoint runs/synthpose_res18_rle/last.pt --out data/synthpose_res18_rle.pt")
 
 
-def checkpoints():
+POSE_TASKS = tuple(name for name, task in TASKS.items() if 0 in task.layout.flip_negates)  # joints with an x: not OCT's rows
+
+
+@st.cache_data(show_spinner=False)
+def task_of(path, mtime):
+    """The task a checkpoint was trained on (``mtime``: read again when the file changes); None if unreadable."""
+    from rlelab.checkpoints import read_checkpoint
+
+    try:
+        return read_checkpoint(path)["config"].get("task", "coco")
+    except ValueError:
+        return None
+
+
+def checkpoints(tasks=POSE_TASKS):
     """Shipped checkpoints first, then whatever `rlelab train` wrote under runs/, then the .pt files of the folders
-    in RLELAB_CHECKPOINTS (separated by the OS's path separator; e.g. imported released weights kept elsewhere)."""
+    in RLELAB_CHECKPOINTS (separated by the OS's path separator; e.g. imported released weights kept elsewhere):
+    those trained on one of ``tasks``."""
     found = sorted(DATA.glob("*.pt")) + sorted((ROOT / "runs").glob("*/best.pt")) + sorted((ROOT / "runs").glob("*/last.pt"))
     for folder in filter(None, os.environ.get("RLELAB_CHECKPOINTS", "").split(os.pathsep)):
         found += sorted(Path(folder).expanduser().resolve().glob("*.pt"))
     found = [p for p in found if "lift" not in p.name]  # the lifting model (page "3-D lifting") takes 2-D joints
+    found = [p for p in found if task_of(str(p), p.stat().st_mtime) in tasks]
     return [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in found]
 
 
@@ -55,12 +72,13 @@ def load_model(path):
             loss = LOSSES[cfg.loss]  # Q G_phi s or G_phi alone, as the loss trained its flow
             density = density_grid(model.flow, loss.log_q(cfg, model.flow.dim), standardize=loss.standardized(cfg))
     with torch.no_grad():  # std(bar_mu) per axis under the density the loss fitted
-        error_std = LOSSES[cfg.loss].moments(getattr(model, "flow", None), cfg, 2)[1].numpy()
+        dim = min(TASKS[cfg.task].dim, 2)  # a 3-D model's page shows its (u, v)
+        error_std = LOSSES[cfg.loss].moments(getattr(model, "flow", None), cfg, dim)[1].numpy()
     return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source"), "error_std": error_std}, density
 
 
-def pick_checkpoint(label, default_kind, key):
-    options = checkpoints()
+def pick_checkpoint(label, default_kind, key, tasks=POSE_TASKS):
+    options = checkpoints(tasks)
     if not options:
         st.info("No pose checkpoint yet. Make the shipped one with:\n\n```bash\n" + REPRODUCE + "\n```")
         return None

@@ -1,5 +1,6 @@
 """rlelab app: learned densities, per-joint sigma on your pictures, L1 against RLE side by side, a 2-D pose
-lifted to 3-D with sigma along the depth, and what a model does with a joint it cannot see.
+lifted to 3-D with sigma along the depth, what a model does with a joint it cannot see, and RLE beyond pose: the
+boundaries of a retina scan.
 
 Run: streamlit run app/main.py
 """
@@ -13,7 +14,7 @@ if str(Path(__file__).parent) not in sys.path:  # `streamlit run` puts this fold
     sys.path.insert(0, str(Path(__file__).parent))
 
 # a page a file in views/ (not pages/: Streamlit would list a pages/ folder as pages of its own), each with render()
-from views import compare, cover, densities, eq8, lifting, pose  # noqa: E402  (after set_page_config)
+from views import compare, cover, densities, eq8, lifting, oct, pose  # noqa: E402  (after set_page_config)
 
 LABS = {  # the lab that explains each page (labs/, Jupyter); each lab ends by pointing back here
     "densities": "lab 04 (learned density shapes), after 01-02",
@@ -22,9 +23,10 @@ LABS = {  # the lab that explains each page (labs/, Jupyter); each lab ends by p
     "compare": "lab 01 (the MLE view of L1), lab 06 (heatmap vs regression) and lab 07",
     "lifting": "lab 05 (3-D RLE and lifting)",
     "cover": "lab 09 (what a regression model sees that a heatmap does not)",
+    "oct": "lab 10 (RLE beyond pose)",
 }
 ORDER = ("Suggested order: labs 01-02, then *Learned densities* and lab 04, lab 03 with *Eq. 8 term by term*, "
-         "*Pose and sigma* and *Compare* with labs 06-07, lab 05 with *3-D lifting*, lab 08, then lab 09 with *Cover a joint*.")
+         "*Pose and sigma* and *Compare* with labs 06-07, lab 05 with *3-D lifting*, lab 08, then lab 09 with *Cover a joint*, and lab 10 with *Retina boundaries*.")
 PAGES = {  # title: (address, page), open one directly with ?page=address
     "Learned densities": ("densities", densities.render),
     "Eq. 8 term by term": ("eq8", eq8.render),
@@ -32,6 +34,7 @@ PAGES = {  # title: (address, page), open one directly with ?page=address
     "Compare L1 vs RLE": ("compare", compare.render),
     "3-D lifting": ("lifting", lifting.render),
     "Cover a joint": ("cover", cover.render),
+    "Retina boundaries": ("oct", oct.render),
 }
 addresses = [address for address, _ in PAGES.values()]
 start = st.query_params.get("page", "densities")

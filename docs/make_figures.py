@@ -1,4 +1,5 @@
-"""Figures for the README: python docs/make_figures.py (writes docs/synthpose_grid.png, docs/coco_crops.png)."""
+"""Figures for the README: python docs/make_figures.py (writes docs/synthpose_grid.png, docs/coco_crops.png,
+docs/synthoct_grid.png)."""
 import json
 import os
 import tempfile
@@ -73,6 +74,31 @@ def coco_crops(path, real=os.path.join(HERE, "..", "..", "shared", "data", "real
     fig.savefig(path, dpi=60)
 
 
+def synthoct_grid(path, n=8, seed=0):
+    """SynthOCT scans, every other one with its 8 boundaries (the truth) and the hidden columns circled."""
+    from rlelab.data.synthoct import generate as generate_oct
+    from rlelab.tasks.oct import BOUNDARIES, column_positions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = generate_oct(os.path.join(tmp, "oct"), n, 0, seed=seed)
+        scans = json.load(open(os.path.join(root, "annotations", "synthoct_train.json")))["scans"]
+        truth = json.load(open(os.path.join(root, "annotations", "truth_train.json")))["scans"]
+        fig, axes = plt.subplots(2, n // 2, figsize=(3.2 * n // 2, 5.2))
+        for i, (ax, s, t) in enumerate(zip(axes.flat, scans, truth)):
+            ax.imshow(Image.open(os.path.join(root, "images", "train", s["file_name"])), cmap="gray")
+            if i % 2 == 0:
+                xs, rows, hidden = column_positions(s["width"]), np.array(t["boundaries"]), np.array(s["hidden"], bool)
+                for b in range(len(BOUNDARIES)):
+                    ax.plot(xs, rows[b], lw=1, label=BOUNDARIES[b])
+                bs, cs = np.nonzero(hidden)
+                ax.scatter(xs[cs], rows[bs, cs], s=22, facecolors="none", edgecolors="white", lw=0.8)
+            ax.axis("off")
+        axes[0, 0].legend(fontsize=6, ncol=2, loc="lower left")
+        plt.tight_layout()
+        fig.savefig(path, dpi=60)
+
+
 if __name__ == "__main__":
+    synthoct_grid(os.path.join(HERE, "synthoct_grid.png"))
     synthpose_grid(os.path.join(HERE, "synthpose_grid.png"))
     coco_crops(os.path.join(HERE, "coco_crops.png"))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m rlelab {toy,synthpose,synth3d,train,lift,eval,export,import-weights,download-weights,complexity} ...`` (``--help`` on each lists its options)."""
+"""Command line: ``python -m rlelab {toy,synthpose,synthoct,synth3d,train,lift,eval,export,import-weights,download-weights,complexity} ...`` (``--help`` on each lists its options)."""
 import argparse
 import math
 import sys
@@ -55,6 +55,20 @@ def _synthpose(args):
     generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True, layout=args.layout)
     n, elapsed = args.n_train + args.n_val, time.time() - start
     print(f"wrote {n} images to {args.out} in {elapsed:.1f} s ({n / elapsed:.0f} images/s)")
+
+
+def _synthoct(args):
+    import time
+
+    from .data.synthoct import SynthOCTConfig, generate
+
+    h, w = args.size
+    cfg = SynthOCTConfig(height=h, width=w, noise_law=args.noise_law, noise_px=args.noise_px,
+                         hidden_factor=args.hidden_factor)
+    start = time.time()
+    generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True)
+    n, elapsed = args.n_train + args.n_val, time.time() - start
+    print(f"wrote {n} scans to {args.out} in {elapsed:.1f} s ({n / elapsed:.0f} scans/s)")
 
 
 def _synth3d(args):
@@ -225,6 +239,24 @@ def _add_synthpose(sub):
     sp.set_defaults(run=_synthpose)
 
 
+def _add_synthoct(sub):
+    from .data.synthoct import NOISE_LAWS, SynthOCTConfig
+
+    c = SynthOCTConfig()
+    so = sub.add_parser("synthoct", help="generate synthetic retina OCT B-scans with 8 annotated boundaries (the OCT task)",
+                        formatter_class=_Defaults)
+    so.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    so.add_argument("--n-train", type=int, default=2000, help="training scans")
+    so.add_argument("--n-val", type=int, default=200, help="validation scans")
+    so.add_argument("--size", type=_size, default=(c.height, c.width), help="HEIGHTxWIDTH of the scans")
+    so.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    so.add_argument("--noise-law", choices=NOISE_LAWS, default=c.noise_law, help="law of the annotator noise")
+    so.add_argument("--noise-px", type=float, default=c.noise_px, help="its scale in pixels where a boundary is seen")
+    so.add_argument("--hidden-factor", type=float, default=c.hidden_factor,
+                    help="the scale x this where fluid or a vessel's shadow hides the boundary")
+    so.set_defaults(run=_synthoct)
+
+
 def _add_synth3d(sub):
     from .data.synth3d import Synth3DConfig
 
@@ -358,7 +390,7 @@ def _add_complexity(sub):
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m rlelab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_toy, _add_synthpose, _add_synth3d, _add_lift, _add_train, _add_eval, _add_export,
+    for add in (_add_toy, _add_synthpose, _add_synthoct, _add_synth3d, _add_lift, _add_train, _add_eval, _add_export,
                 _add_import_weights, _add_download_weights, _add_complexity):
         add(sub)
     return parser

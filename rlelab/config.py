@@ -176,8 +176,10 @@ def _check_model(cfg, where):
         raise ValueError(f"{where}: {', '.join(foreign)} {'is an option' if one else 'are options'} of head: {owners}; "
                          f"remove {'it' if one else 'them'} for head: {cfg.head}.")
     if TASKS[cfg.task].dim not in HEADS[cfg.head].dims:
-        raise ValueError(f"{where}: the {cfg.head} head predicts 2-D joints; task {cfg.task!r} has D={TASKS[cfg.task].dim} "
-                         "(head: regression or integral).")
+        dim = TASKS[cfg.task].dim
+        fits = " or ".join(name for name, h in HEADS.items() if dim in h.dims)
+        raise ValueError(f"{where}: the {cfg.head} head predicts joints of D = {' or '.join(map(str, HEADS[cfg.head].dims))}; "
+                         f"task {cfg.task!r} has D={dim} (head: {fits}).")
     if not (math.isfinite(cfg.aux_heatmap_weight) and cfg.aux_heatmap_weight >= 0):
         raise ValueError(f"{where}: aux_heatmap_weight must be a number >= 0, got {cfg.aux_heatmap_weight!r} (Table 14: "
                          "1, 0.5 or 0).")

@@ -28,7 +28,8 @@ def predict_dataset(model, dataset, task, batch_size=32, flip=True, workers=0, d
     results = []
     try:
         for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
-            out = predict(model, batch["image"].to(device), task.layout.flip_pairs if flip else None)
+            out = predict(model, batch["image"].to(device), task.layout.flip_pairs if flip else None,
+                          task.layout.flip_negates)
             joints = task.to_original(out["joints"].double().cpu(), batch["crop_to_image"], dataset.cfg.input_size)
             conf = out["confidence"].double().cpu().clamp(0, 1)
             for i in range(len(joints)):
@@ -56,12 +57,13 @@ def check_finite(results, what="results"):
 
 @torch.no_grad()
 def mean_abs_bar_mu(model, cfg):
-    """E_P|bar_mu| per coordinate (2,), P the density the loss read bar_mu with (``Loss.abs_mean``: Q alone for the
+    """E_P|bar_mu| per coordinate (D,), P the density the loss read bar_mu with (``Loss.abs_mean``: Q alone for the
     Laplace and Gaussian losses, the flow's P_phi for RLE, standardized or not, and DLE). sigma_hat times it is a
-    coordinate's predicted |error|."""
+    coordinate's predicted |error|. D is the model's (2 for an image keypoint, 1 for an OCT boundary's row; 2 without
+    a model: a loss without a flow has the same E|bar_mu| in every coordinate)."""
     from .losses import LOSSES
 
-    return LOSSES[cfg.loss].abs_mean(getattr(model, "flow", None), cfg, 2)
+    return LOSSES[cfg.loss].abs_mean(getattr(model, "flow", None), cfg, getattr(model, "dim", 2))
 
 
 @torch.no_grad()

@@ -392,3 +392,33 @@ def test_paint_draws_the_grey_square_inside_the_picture_only():
     image = np.zeros((20, 30, 3), np.uint8)
     out = paint(image, [-5, 10, 10, 20])  # half outside on the left and below
     assert (out[10:, :5] == 128).all() and out.sum() == 128 * 3 * 10 * 5 and image.sum() == 0
+
+
+@pytest.mark.skipif(not (ROOT / "data" / "synthoct_mnv3_rle.pt").exists(), reason="no shipped OCT checkpoint")
+def test_retina_page_draws_each_boundary_with_its_band_and_lists_oct_models_only():
+    at = app("oct")
+    assert not at.exception
+    options = at.sidebar.selectbox(key="oct_model").options
+    assert "data/synthoct_mnv3_rle.pt" in options and not any("synthpose" in o for o in options)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bands = [t for t in spec["data"] if t.get("fill") == "toself"]
+    lines = [t for t in spec["data"] if t.get("mode") == "lines"]
+    assert len(bands) == len(lines) == 8 and [t["name"] for t in lines][0] == "ILM"
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["boundary", "σ̂ std (px)", "|error| (px)"] and len(table) == 8
+    assert (table["σ̂ std (px)"].astype(float) > 0).all()
+    at.selectbox(key="oct_band").set_value("BM").run()  # one boundary's band alone
+    spec_bm = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in spec_bm["data"] if t.get("fill") == "toself"] == ["BM band"]
+    at.number_input(key="oct_seed").set_value(11).run()  # another fresh scan
+    assert not at.exception and json.loads(at.get("plotly_chart")[0].proto.spec) != spec
+    at.radio(key="oct_source").set_value("upload").run()
+    assert not at.exception and "Upload a scan" in at.info[0].value
+
+
+def test_pose_pages_do_not_offer_oct_models():
+    import sys
+    sys.path.insert(0, str(ROOT / "app"))
+    from common import checkpoints
+
+    assert not any("synthoct" in p for p in checkpoints())

@@ -191,7 +191,8 @@ def test_the_first_page_is_complete_at_once_for_every_visitor(fresh_app_url, bro
 
 @pytest.mark.parametrize("address, ready, charts, height", [("eq8", "Eq. 8 (their sum)", 1, 1300), ("compare", "RLE", 2, 1300),
                                                             ("lifting", "error std along the depth", 2, 1300),
-                                                            ("cover", "per joint: moved, and σ̂ clean and covered", 3, 1500)])
+                                                            ("cover", "per joint: moved, and σ̂ clean and covered", 3, 1500),
+                                                            ("oct", "RLE", 1, 1100)])
 def test_every_other_page_draws_without_an_error(app_url, browser, shots, address, ready, charts, height):
     page = browser.new_page(viewport={"width": 1400, "height": height})
     page.goto(f"{app_url}/?page={address}", timeout=60_000)

@@ -67,7 +67,7 @@ def test_integral_and_aux_heatmap_configs_say_what_they_train():
     assert method(aux) == "rle" and train_data_config(aux).heatmaps  # the loader draws the aux head's targets
     with pytest.raises(ValueError, match="aux_heatmap_weight is an option of head: regression; remove it for head: heatmap"):
         make_config({"head": "heatmap", "aux_heatmap_weight": 1.0})
-    with pytest.raises(ValueError, match="the heatmap head predicts 2-D joints; task 'h36m' has D=3"):
+    with pytest.raises(ValueError, match="the heatmap head predicts joints of D = 2; task .h36m. has D=3 \\(head: regression or integral\\)"):
         make_config({"head": "heatmap", "task": "h36m"})
     assert make_config({"head": "integral", "task": "h36m"}).head == "integral"  # volumes, as Sun et al.'s
 

@@ -58,7 +58,7 @@ def test_the_regression_head_has_k_times_2d_outputs_and_a_d_dimensional_flow():
 
     out = model(torch.zeros(2, 3, 64, 48))
     assert out["mu_hat"].shape == out["sigma_hat"].shape == (2, 17, 3)
-    with pytest.raises(ValueError, match="heatmap head predicts 2-D joints"):
+    with pytest.raises(ValueError, match="heatmap head predicts joints of D = 2"):
         build_model("heatmap", "resnet18", dim=3)
 
 

