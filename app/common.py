@@ -77,10 +77,12 @@ def load_model(path):
     return model, cfg, {"history": ckpt.get("history", []), "source": ckpt.get("source"), "error_std": error_std}, density
 
 
-def pick_checkpoint(label, default_kind, key, tasks=POSE_TASKS):
+def pick_checkpoint(label, default_kind, key, tasks=POSE_TASKS, reproduce=REPRODUCE):
+    """A checkpoint of one of ``tasks`` chosen in a selectbox (``DEFAULTS[default_kind]`` first); None and the
+    commands that make one (``reproduce``) where there is none."""
     options = checkpoints(tasks)
     if not options:
-        st.info("No pose checkpoint yet. Make the shipped one with:\n\n```bash\n" + REPRODUCE + "\n```")
+        st.info(f"No checkpoint of this page's tasks ({', '.join(tasks)}) yet. Make the shipped one with:\n\n```bash\n" + reproduce + "\n```")
         return None
     default = str(DEFAULTS[default_kind].relative_to(ROOT))
     index = options.index(default) if default in options else 0

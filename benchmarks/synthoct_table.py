@@ -2,6 +2,8 @@
 
     python -m rlelab synthoct --out data/synthoct --n-train 2000 --n-val 200
     python benchmarks/synthoct_table.py --train --seeds 0 1 --parallel 2 --json data/synthoct_table.json
+    python -m rlelab synthoct --out data/synthoct_110 --n-train 110 --n-val 50      # the DME set's size
+    python benchmarks/synthoct_table.py --train --small --seeds 0                    # L1 and RLE on it
 
 Trains (with ``--train``; a finished run is reused) configs/synthoct_mnv3_{l1,laplace,dle,rle}.yaml with --seed S
 into runs/synthoct_mnv3_LOSS (seed 0) and runs/synthoct_mnv3_LOSS_sS, --parallel at a time with one thread each
@@ -10,6 +12,9 @@ seed 7, never trained or validated on): the mean absolute boundary error in scan
 rows (the paper's number), where the boundary is hidden and where seen, against the clean truth, and, for the
 losses with a sigma_hat, the predicted |error| (sigma_hat x E|bar_mu|) where hidden and where seen, its calibration
 (mean |error| / mean predicted |error|) and its Pearson correlation with the true |error|.
+
+``--small`` does the same for L1 and RLE trained on 110 scans (the DME set's size) for about as many steps
+(360 epochs of 6 steps of 16; runs/synthoct110_mnv3_LOSS).
 """
 import argparse
 import json
@@ -32,32 +37,36 @@ LOSSES = ("l1", "laplace", "dle", "rle")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_dir(loss, seed):
-    return os.path.join(ROOT, "runs", f"synthoct_mnv3_{loss}" + (f"_s{seed}" if seed else ""))
+SMALL = ["--data", "data/synthoct_110", "--epochs", "360", "--batch_size=16", "--lr_milestones=[270, 324]",
+         "--eval_every=40"]  # 110 scans: 6 steps an epoch, 2160 steps in all (the 2000 scans' runs: 2480)
 
 
-def train_missing(seeds, parallel):
+def run_dir(loss, seed, small=False):
+    return os.path.join(ROOT, "runs", f"synthoct{'110' if small else ''}_mnv3_{loss}" + (f"_s{seed}" if seed else ""))
+
+
+def train_missing(seeds, parallel, small=False):
     """Train every (loss, seed) whose run has not finished its epochs, ``parallel`` at a time, one thread each."""
     from rlelab.checkpoints import read_checkpoint
 
     todo = []
     for seed in seeds:
-        for loss in LOSSES:
-            last = os.path.join(run_dir(loss, seed), "last.pt")
+        for loss in ("l1", "rle") if small else LOSSES:
+            last = os.path.join(run_dir(loss, seed, small), "last.pt")
             if os.path.exists(last) and read_checkpoint(last)["epoch"] >= read_checkpoint(last)["config"]["epochs"]:
                 continue
             todo.append([sys.executable, "-m", "rlelab", "train", "--config", f"configs/synthoct_mnv3_{loss}.yaml",
-                         f"--seed={seed}", "--out", run_dir(loss, seed), "--overwrite", "--quiet"])
+                         f"--seed={seed}", "--out", run_dir(loss, seed, small), "--overwrite", "--quiet"] + (SMALL if small else []))
     running = []
     while todo or running:
         while todo and len(running) < parallel:
             cmd = todo.pop(0)
-            print("training", cmd[-3], flush=True)
+            print("training", cmd[cmd.index("--out") + 1], flush=True)
             running.append(subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}))
         time.sleep(5)
         for p in [p for p in running if p.poll() is not None]:
             if p.returncode:
-                raise SystemExit(f"training {p.args[-3]} failed (exit {p.returncode})")
+                raise SystemExit(f"training {p.args[p.args.index('--out') + 1]} failed (exit {p.returncode})")
             running.remove(p)
 
 
@@ -82,10 +91,11 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--train", action="store_true", help="train the runs that are missing or unfinished first")
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--small", action="store_true", help="L1 and RLE trained on 110 scans (data/synthoct_110)")
     parser.add_argument("--json", help="write the rows here too")
     args = parser.parse_args()
     if args.train:
-        train_missing(args.seeds, args.parallel)
+        train_missing(args.seeds, args.parallel, args.small)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         scans = generate(os.path.join(tmp, "fresh"), 0, 200, seed=7)
@@ -97,9 +107,9 @@ def main():
         print(f"{hidden.mean():.1%} of the boundaries' columns are hidden", flush=True)
         for loss in LOSSES:
             for seed in args.seeds:
-                path = os.path.join(run_dir(loss, seed), "last.pt")
+                path = os.path.join(run_dir(loss, seed, args.small), "last.pt")
                 if os.path.exists(path):
-                    rows[f"{loss} seed {seed}"] = score(path, scans)
+                    rows[f"{loss} seed {seed}" + (", 110 scans" if args.small else "")] = score(path, scans)
     columns = ("MAE", "MAE_hidden", "MAE_seen", "MAE_truth", "pred_hidden", "pred_seen", "cal_hidden", "cal_seen", "pearson")
     print("| run | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns))
     for name, row in rows.items():

@@ -129,10 +129,10 @@ def _eval(args):
     save_results(results, out)
     if metrics["non_finite"]:
         print(f"warning: {metrics['non_finite']} of {len(dataset)} predictions are not finite (NaN or inf: a diverged "
-              "model?); they count as missed people and are not in the results file.", file=sys.stderr)
-    rows = [("task", f"{task.name} ({len(dataset)} people, {ann_file})")]
+              f"model?); they count as missed {task.samples} and are not in the results file.", file=sys.stderr)
+    rows = [("task", f"{task.name} ({len(dataset)} {task.samples}, {ann_file})")]
     rows += [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()]
-    rows += [("people", str(len(dataset))), ("results", out)]
+    rows += [(task.samples, str(len(dataset))), ("results", out)]
     _print_rows(rows)
 
 

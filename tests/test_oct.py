@@ -14,7 +14,8 @@ from scipy import stats
 from rlelab.data.synthoct import SynthOCTConfig, generate
 from rlelab.models import swap_pairs, unflip
 from rlelab.tasks import TASKS
-from rlelab.tasks.oct import BOUNDARIES, LAYOUT, OCTScans, boundary_errors, column_positions, oct_scores, to_scan_rows
+from rlelab.tasks.oct import (BOUNDARIES, LAYOUT, OCTScans, boundary_errors, column_positions, oct_scores, scan_errors,
+                              to_scan_rows)
 from rlelab.topdown import TopDownConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,7 @@ def test_boundaries_are_ordered_and_the_noise_is_the_known_law(oct_set):
     cfg = SynthOCTConfig()
     assert np.allclose(scale, np.where(hidden, cfg.hidden_factor, 1.0) * cfg.noise_px)
     assert 0.05 < hidden.mean() < 0.5  # fluid and vessels hide some boundaries, not most
+    assert not hidden[:, :2].any()  # the ILM and NFL/GCL lie above every pocket and every vessel's shadow
     z = ((np.array([s["boundaries"] for s in labels["scans"]]) - true) / scale).reshape(-1)
     # Student-t, nu = 3: the KS distance of 7680 draws from their law is below 0.02 (its 1 % level) unless wrong
     assert stats.kstest(z, stats.t(3).cdf).statistic < 0.02
@@ -112,6 +114,26 @@ def test_scores_of_the_labels_themselves(oct_set):
     assert err[hidden].mean() > 2 * err[~hidden].mean()  # the annotators' noise is 4x wider where a boundary is hidden
 
 
+def test_a_missed_scan_or_a_foreign_truth_is_refused(oct_set, tmp_path):
+    import shutil
+
+    ann, images = TASKS["oct"].paths(str(oct_set), "val")
+    ds = OCTScans(ann, images)
+    results = [{"image_id": s["id"], "keypoints": [0.0] * 256, "score": 0.5} for s in ds.samples]
+    with pytest.raises(ValueError, match="1 of 12 scans have no finite prediction"):
+        oct_scores(results[1:], ds)  # a diverged prediction, dropped, must not make the mean smaller
+    with pytest.raises(ValueError, match="without augment"):
+        scan_errors(None, None, OCTScans(ann, images, TopDownConfig(input_size=(96, 128), augment=True)))
+    shutil.copy(ann, tmp_path / "synthoct_val.json")
+    truth = read(oct_set, "truth_val.json")
+    truth["scans"] = truth["scans"][1:]
+    (tmp_path / "truth_val.json").write_text(json.dumps(truth))
+    with pytest.raises(ValueError, match="truth_val.json: not the truth of the scans of"):
+        OCTScans(str(tmp_path / "synthoct_val.json"), images)
+    shutil.copy(ann, tmp_path / "scans.json")  # another name: no truth is looked for
+    assert OCTScans(str(tmp_path / "scans.json"), images).truth is None
+
+
 def test_bad_annotation_file_is_one_sentence(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"scans": [{"id": 1, "file_name": "x.png", "boundaries": [[0] * 16] * 7}]}))
     with pytest.raises(ValueError, match=r"a.json: scan 0 is not id, file_name, height, width, boundaries \(8 x 16 rows\)"):
@@ -141,4 +163,4 @@ def test_generate_train_and_eval_from_the_command_line(tmp_path):
     assert {"MAE", "MAE_hidden", "MAE_seen"} <= set(row) and 0 < row["MAE"] < 96
     out = run("eval", "--checkpoint", "run/last.pt", "--data", "oct", "--batch-size", "8", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "MAE_hidden" in out.stdout and "MAE_truth" in out.stdout
+    assert "MAE_hidden" in out.stdout and "MAE_truth" in out.stdout and "oct (8 scans" in out.stdout

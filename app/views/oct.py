@@ -1,14 +1,12 @@
 """Page "Retina boundaries": RLE beyond pose (the paper's Appendix H, Table 18). A retina OCT scan with the 8
 boundaries a model places on it, each with its sigma_hat band, on a fresh SynthOCT scan (with its truth and its
 hidden columns) or on an uploaded grayscale scan."""
-import io
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image, UnidentifiedImageError
 
-from common import load_model, model_title, pick_checkpoint
+from common import DISPLAY_SIDE, load_model, model_title, pick_checkpoint
+from rlelab.inference import read_image
 from rlelab.data.synthoct import SynthOCTConfig, render_scan
 from rlelab.tasks.oct import BOUNDARIES, column_positions, predict_scan
 
@@ -29,11 +27,10 @@ def fresh_scan(seed):
 
 
 def read_scan(data, name):
-    """An uploaded picture as a grayscale (H, W) uint8 scan; one sentence if it is not a picture."""
-    try:
-        return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
-    except (UnidentifiedImageError, OSError):
-        raise ValueError(f"{name}: not a picture PIL can read; upload a PNG or JPEG of a B-scan.") from None
+    """An uploaded picture as a grayscale (H, W) uint8 scan: ``read_image``'s RGB (16-bit, palette, EXIF and broken
+    files handled there, one sentence for what is not a picture), weighted to luminance."""
+    rgb = read_image(data, name, max_side=DISPLAY_SIDE)
+    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
 
 
 def scan_figure(scan, rows, band, truth=None, hidden=None, height=520, banded=BOUNDARIES):
@@ -68,9 +65,8 @@ def render():
         "$\\hat\\sigma$. Each band is $\\pm\\hat\\sigma\\,\\mathrm{std}(\\bar\\mu)$, the predicted error's standard "
         "deviation, in the scan's pixels.")
     with st.sidebar:
-        path = pick_checkpoint("model", "oct_rle", key="oct_model", tasks=("oct",))
+        path = pick_checkpoint("model", "oct_rle", key="oct_model", tasks=("oct",), reproduce=REPRODUCE)
     if path is None:
-        st.info("No OCT checkpoint yet. Make the shipped one with:\n\n```bash\n" + REPRODUCE + "\n```")
         return
     model, cfg, about, _ = load_model(path)
     source = st.radio("scan", ["a fresh SynthOCT scan", "upload"], horizontal=True, key="oct_source")

@@ -12,11 +12,12 @@ A scan is drawn in five steps (``render_scan``):
 1. The boundaries: Bruch's membrane (BM) a gentle curve with a tilt; each of the 7 layers above it a thickness
    that varies smoothly along the scan; the fovea a pit where the inner layers (NFL to OPL) thin out.
 2. DME's fluid: 0-3 dark pockets in the INL or the ONL (an ellipse of fluid swells its layer, so every boundary
-   above it rises). The two boundaries of a pocket's layer are hidden over its columns: the fluid blurs them.
-3. Vessel shadows: 0-2 vessels in the inner retina whose columns lose 70-85 % of the signal below them; every
-   boundary under a vessel is hidden there.
-4. Reflectivity per layer (bright NFL, OPL, ISE and RPE; dark INL, ONL and fluid), the edges of each layer
-   softened by half a pixel, then OCT's speckle: a multiplicative Gamma noise (intensity of a few looks), and a
+   above it rises). The two boundaries of a pocket's layer are hidden over its columns: their edges are blurred
+   there (4 times wider).
+3. Vessel shadows: 0-2 vessels in the NFL/GCL whose columns lose 70-85 % of the signal from 2 pixels below that
+   boundary down; every boundary under the shadow (IPL/INL to BM) is hidden there.
+4. Reflectivity per layer (bright NFL, OPL, ISE and RPE; dark INL, ONL and fluid), each boundary's edge half a
+   pixel wide (a logistic's scale) where it is not blurred, then OCT's speckle: a multiplicative Gamma noise (intensity of a few looks), and a
    logarithmic display, as a scanner writes it.
 5. The labels: the truth plus annotator noise of a known law (default Student-t, nu = 3, as SynthPose), of scale
    ``noise_px`` where the boundary is seen and ``hidden_factor`` times that where it is hidden.
@@ -43,6 +44,7 @@ REFLECTIVITY = np.array([0.8, 0.35, 0.1, 0.4, 0.06, 0.7, 1.0])
 INNER = 4  # NFL, GCL+IPL, INL and OPL thin out at the fovea
 FLUID_LAYERS = (2, 4)  # INL and ONL: where DME's cysts sit
 VITREOUS, FLUID, CHOROID = 0.004, 0.01, 0.35
+EDGE, BLURRED = 0.5, 2.0  # a boundary's edge width in pixels (a logistic's scale), and where fluid blurs it
 
 
 @dataclass
@@ -58,10 +60,12 @@ class SynthOCTConfig:
 
 
 def _smooth(rng, x, scale, waves=3):
-    """A smooth random profile over x in [0, 1]: a few low-frequency sines of amplitude ``scale``."""
+    """Smooth random profiles over x in [0, 1] (..., width), one per row of x: a few low-frequency sines of amplitude
+    ``scale``."""
     out = np.zeros_like(x)
+    rows = x.shape[:-1] + (1,)
     for k in range(1, waves + 1):
-        out += rng.normal(0, scale / k) * np.sin(np.pi * k * x + rng.uniform(0, 2 * np.pi))
+        out += rng.normal(0, scale / k, rows) * np.sin(np.pi * k * x + rng.uniform(0, 2 * np.pi, rows))
     return out
 
 
@@ -92,25 +96,30 @@ def render_scan(rng, cfg):
     h, w = cfg.height, cfg.width
     rows, pockets = _boundaries(rng, cfg)
     r = np.arange(h)[:, None] + 0.0
-    soft = lambda edge: 1 / (1 + np.exp(-(r - edge[None]) / 0.5))  # 0 above the edge, 1 below, half a pixel wide
+    width = np.full((8, w), EDGE)  # how wide each boundary's edge is, per column
+    hidden = np.zeros((8, w), bool)
+    for layer, bump in pockets:  # fluid blurs the two boundaries of the layer it swells
+        over = bump > 0.5
+        width[layer:layer + 2, over] = BLURRED
+        hidden[layer:layer + 2] |= over
+    below = 1 / (1 + np.exp(-(r[None] - rows[:, None]) / width[:, None]))  # (8, h, w): 0 above boundary k, 1 below
+    below = np.minimum.accumulate(below, axis=0)  # a blurred edge never reaches below the next boundary's
     gain = REFLECTIVITY * rng.uniform(0.85, 1.15, len(REFLECTIVITY))
     signal = VITREOUS + np.zeros((h, w))
     for k in range(len(LAYERS)):
-        signal += (gain[k] - VITREOUS) * (soft(rows[k]) - soft(rows[k + 1]))
+        signal += (gain[k] - VITREOUS) * (below[k] - below[k + 1])
     depth = np.clip(r - rows[-1][None], 0, None)
-    signal += soft(rows[-1]) * (CHOROID * np.exp(-depth / (0.15 * h)) - VITREOUS)  # the choroid, fading with depth
-    hidden = np.zeros((8, w), bool)
+    signal += below[7] * (CHOROID * np.exp(-depth / (0.15 * h)) - VITREOUS)  # the choroid, fading with depth
     for layer, bump in pockets:  # the fluid fills the swollen part of its layer, centred in it
         mid = (rows[layer] + rows[layer + 1]) / 2
         inside = np.abs(r - mid[None]) < bump[None] / 2
         signal = np.where(inside, FLUID, signal)
-        hidden[layer:layer + 2] |= bump > 0.5
-    for _ in range(rng.integers(0, cfg.max_vessels + 1)):
+    for _ in range(rng.integers(0, cfg.max_vessels + 1)):  # a vessel in the NFL/GCL: every boundary below it shaded
         centre, half = rng.uniform(0.05, 0.95) * w, rng.uniform(1.0, 2.5)
         cols = np.abs(np.arange(w) - centre) < half
         top = rows[1] + 2
         signal = np.where(cols[None] & (r > top[None]), signal * rng.uniform(0.15, 0.3), signal)
-        hidden[1:] |= cols[None]
+        hidden[2:] |= cols[None]
     speckle = rng.gamma(cfg.looks, 1 / cfg.looks, (h, w))
     intensity = signal * speckle + 0.002 * rng.exponential(1.0, (h, w))
     display = np.log1p(30 * intensity) / np.log1p(30 * 1.5)  # a scanner's logarithmic display

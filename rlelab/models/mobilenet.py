@@ -1,6 +1,6 @@
 """A small backbone for small inputs: timm's MobileNetV3-Small (0.93M parameters without its head), trained from
 scratch (no package ships its ImageNet weights). The OCT task's models use it: a 96 x 128 scan trains at about
-10 steps of 32 a second on two CPU cores, four times ResNet-18's pace, and its checkpoint weighs 4 MB."""
+10 steps of 32 a second on two CPU cores, four times ResNet-18's pace, and its exported checkpoint (fp16) weighs 2.3 MB."""
 from torch import nn
 
 MOBILENETS = ("mobilenetv3_small_100", "mobilenetv3_small_050")

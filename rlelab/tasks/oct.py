@@ -11,6 +11,13 @@ its image, the annotated rows (8 x 16, scan pixels) and which are hidden (fluid,
 DIR/images/{split}/. The scan is resized to the input size; the metric is the mean absolute boundary error in scan
 pixels, over all boundaries and columns (MAE, the paper's), where the boundary is hidden (MAE_hidden) and where
 it is seen (MAE_seen), per boundary, and, where the truth file is beside it, against the clean truth too.
+``python -m rlelab eval`` writes its predictions in COCO's results form: ``keypoints`` [row, confidence] x 128.
+
+Why one 1-D flow over bar_mu, shared, rather than one over a boundary's profile of 16 deviations: Eq. 8 reads each
+joint's deviation alone in the paper too (its flow is over one joint's D coordinates), and SynthOCT's annotators
+err per column independently, so a profile flow would have no correlation to learn here. Real annotators draw
+smooth curves, whose errors at neighbouring columns are correlated: there a flow over the profile would have more
+to say (an exercise, not built).
 """
 import os
 
@@ -53,16 +60,22 @@ def _read(ann_file):
     for i, s in enumerate(data["scans"]):
         try:
             rows, hidden = np.asarray(s["boundaries"], dtype=np.float64), np.asarray(s["hidden"], dtype=np.float64)
-            ok = rows.shape == (B, C) and hidden.shape == (B, C) and isinstance(s["file_name"], str) and s["height"] > 0
+            ok = (rows.shape == (B, C) and hidden.shape == (B, C) and np.isfinite(rows).all()
+                  and isinstance(s["file_name"], str) and isinstance(s["id"], int) and s["height"] > 0 and s["width"] > 0)
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:
             raise ValueError(f"{ann_file}: scan {i} is not id, file_name, height, width, boundaries ({B} x {C} rows) "
                              f"and hidden ({B} x {C} flags); fix or remove it.")
-    truth_file = os.path.join(os.path.dirname(ann_file), "truth_" + os.path.basename(ann_file).split("_", 1)[1])
-    truth = None
-    if os.path.isfile(truth_file):
-        truth = {t["id"]: np.asarray(t["boundaries"], dtype=np.float64) for t in load_json(truth_file, "truth file")["scans"]}
+    name = os.path.basename(ann_file)  # SynthOCT's synthoct_{split}.json has its truth_{split}.json beside it
+    truth_file = os.path.join(os.path.dirname(ann_file), "truth_" + name[len("synthoct_"):])
+    if not (name.startswith("synthoct_") and os.path.isfile(truth_file)):
+        return data["scans"], None
+    scans = load_json(truth_file, "SynthOCT truth file").get("scans", [])
+    truth = {t["id"]: np.asarray(t["boundaries"], dtype=np.float64) for t in scans}
+    if set(truth) != {s["id"] for s in data["scans"]} or any(t.shape != (B, C) for t in truth.values()):
+        raise ValueError(f"{truth_file}: not the truth of the scans of {ann_file} (other ids or shapes); write both "
+                         "with python -m rlelab synthoct, or remove it.")
     return data["scans"], truth
 
 
@@ -91,7 +104,7 @@ class OCTScans(torch.utils.data.Dataset):
         try:
             data = torch.from_file(path, size=os.path.getsize(path), dtype=torch.uint8)
             return decode_image(data, mode=ImageReadMode.RGB).float() / 255
-        except RuntimeError as e:
+        except (FileNotFoundError, RuntimeError) as e:
             raise ValueError(f"{path}: cannot read the scan ({type(e).__name__}); check the image folder.") from None
 
     def __getitem__(self, index):
@@ -117,7 +130,9 @@ class OCTScans(torch.utils.data.Dataset):
         image = F.interpolate(image[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0]
         scale = h / hs  # scan row y -> input row (y + 0.5) * scale - 0.5
         joints = ((rows + 0.5) * scale - 0.5) / h - 0.5
-        to_scan = np.array([[s["width"] / w, 0, 0], [0, 1 / scale, 0.5 / scale - 0.5 - shift]])  # input px -> scan px
+        # input px -> scan px; its first row is x's (a flipped scan's columns run the other way: its rows are kept)
+        sx = s["width"] / w
+        to_scan = np.array([[sx, 0, 0.5 * sx - 0.5], [0, 1 / scale, 0.5 / scale - 0.5 - shift]])
         return {
             "image": (image * 255).round_().clamp_(0, 255).to(torch.uint8) if cfg.uint8 else normalize_images(image),
             "joints": torch.as_tensor(joints, dtype=torch.float32)[:, None],
@@ -163,6 +178,8 @@ def scan_errors(model, cfg, dataset, flip=True, batch_size=64):
     from ..evaluate import mean_abs_bar_mu
     from ..models import predict
 
+    if dataset.cfg.augment:
+        raise ValueError("scan_errors compares predictions with the labels as written: give it a dataset without augment.")
     scale = float(mean_abs_bar_mu(model, cfg)[0]) if LOSSES[cfg.loss].has_sigma else None
     rows, sigmas = [], []
     was_training = model.training
@@ -193,9 +210,11 @@ def predict_scan(model, cfg, scan, flip=True):
     from ..models import predict
 
     h, w = cfg.input_size
-    image = torch.as_tensor(scan, dtype=torch.float32).div(255).expand(3, *scan.shape)
+    image = torch.tensor(scan, dtype=torch.float32).div(255).expand(3, *scan.shape)
     image = F.interpolate(image[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    was_training = model.training
     out = predict(model.eval(), normalize_images(image), LAYOUT.flip_pairs if flip else None, LAYOUT.flip_negates)
+    model.train(was_training)
     scale = scan.shape[0] / h
     rows = ((out["joints"][0, :, 0].double() + 0.5) * h + 0.5) * scale - 0.5  # input row -> scan row
     sigma = out["sigma_hat"][0, :, 0].double() * scan.shape[0] if LOSSES[cfg.loss].has_sigma else None
@@ -204,12 +223,16 @@ def predict_scan(model, cfg, scan, flip=True):
 
 def oct_scores(results, dataset):
     """MAE over every boundary and column in scan pixels (Table 18's number), where hidden and where seen, per
-    boundary (MAE_ILM ...), the Pearson correlation of confidence with -|error|, and MAE_truth where the truth is known."""
-    if not results:
-        return {"MAE": float("nan"), "MAE_hidden": float("nan"), "MAE_seen": float("nan"), "pearson": float("nan")}
+    boundary (MAE_ILM ...), the Pearson correlation of confidence with -|error|, and MAE_truth where the truth is known.
+    A scan without a finite result is refused, not scored: a mean error has no value for a miss."""
+    if sorted(r["image_id"] for r in results) != sorted(s["id"] for s in dataset.samples):
+        raise ValueError(f"{dataset.ann_file}: {len(dataset.samples) - len(results)} of {len(dataset.samples)} scans "
+                         "have no finite prediction; the mean boundary error cannot count a miss (the model diverged).")
     err, hidden, conf = boundary_errors(results, dataset)
-    out = {"MAE": float(err.mean()), "MAE_hidden": float(err[hidden].mean()) if hidden.any() else float("nan"),
-           "MAE_seen": float(err[~hidden].mean()), "pearson": pearson(conf.reshape(-1), -err.reshape(-1))}
+    nan = float("nan")
+    out = {"MAE": float(err.mean()), "MAE_hidden": float(err[hidden].mean()) if hidden.any() else nan,
+           "MAE_seen": float(err[~hidden].mean()) if (~hidden).any() else nan,
+           "pearson": pearson(conf.reshape(-1), -err.reshape(-1))}
     out.update({f"MAE_{name}": float(err[:, b].mean()) for b, name in enumerate(BOUNDARIES)})
     if dataset.truth is not None:
         out["MAE_truth"] = float(boundary_errors(results, dataset, "truth")[0].mean())
@@ -217,5 +240,5 @@ def oct_scores(results, dataset):
 
 
 TASK = Task("oct", LAYOUT, dim=1, paths=oct_paths, dataset=OCTScans, score=oct_scores, metric="MAE",
-            metrics=("MAE", "MAE_hidden", "MAE_seen"), input_size=(96, 128), photos="SynthOCT scans",
+            metrics=("MAE", "MAE_hidden", "MAE_seen"), input_size=(96, 128), photos="SynthOCT scans", samples="scans",
             higher_is_better=False, to_original=to_scan_rows)

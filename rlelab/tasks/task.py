@@ -37,6 +37,7 @@ class Task:
     metrics: tuple  # the metrics the trainer records each evaluation
     input_size: tuple  # (height, width): the paper's input for this data set (and the released models')
     photos: str  # its pictures, as a caption names them ("COCO train2017")
+    samples: str = "people"  # what one sample is, counted ("scans" for OCT)
     higher_is_better: bool = True
     to_original: Callable = to_image_coordinates  # (crop joints in [-0.5, 0.5], crop_to_image, input size) -> original
     mix: Callable = None  # (training set, TrainConfig, TopDownConfig) -> it with other people added (Human3.6M's 2-D)
