@@ -405,8 +405,11 @@ def test_retina_page_draws_each_boundary_with_its_band_and_lists_oct_models_only
     lines = [t for t in spec["data"] if t.get("mode") == "lines"]
     assert len(bands) == len(lines) == 8 and [t["name"] for t in lines][0] == "ILM"
     table = at.dataframe[0].value
-    assert list(table.columns) == ["boundary", "σ̂ std (px)", "|error| (px)"] and len(table) == 8
-    assert (table["σ̂ std (px)"].astype(float) > 0).all()
+    assert list(table.columns) == ["boundary", "predicted |error| (px)", "|error| vs truth (px)"] and len(table) == 8
+    predicted = table["predicted |error| (px)"].astype(float)
+    assert (predicted > 0).all()
+    band = [np.mean(plotly_array(t["y"])[:16] - plotly_array(lines[b]["y"])) for b, t in enumerate(bands)]  # -sigma_hat std(bar_mu)
+    assert (-np.array(band) > predicted.to_numpy() - 0.01).all()  # a zero-mean law's std is at least its E|x|
     at.selectbox(key="oct_band").set_value("BM").run()  # one boundary's band alone
     spec_bm = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in spec_bm["data"] if t.get("fill") == "toself"] == ["BM band"]

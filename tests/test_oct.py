@@ -76,6 +76,56 @@ def test_the_picture_agrees_with_its_truth(oct_set):
     assert np.mean(np.array(below) > np.array(above)) > 0.95
 
 
+def test_hidden_is_in_the_picture(oct_set):
+    """Where fluid or a vessel's shadow hides OPL/ONL or ISM/ISE, the step of brightness across it is under 0.6 of
+    where it is seen (measured on these 60 scans: 0.43 and 0.44)."""
+    from PIL import Image
+
+    labels, truth = read(oct_set, "synthoct_train.json"), read(oct_set, "truth_train.json")
+    lo = np.floor(column_positions(SynthOCTConfig().width)).astype(int)
+    for b in (4, 5):
+        steps = {True: [], False: []}
+        for s, t in zip(labels["scans"], truth["scans"]):
+            image = np.asarray(Image.open(oct_set / "images" / "train" / s["file_name"]), dtype=np.float64)
+            for c in range(16):
+                r = int(round(t["boundaries"][b][c]))
+                profile = image[:, lo[c]:lo[c] + 2].mean(1)  # the two pixel columns around the labelled one
+                steps[bool(s["hidden"][b][c])].append(abs(profile[r + 1:r + 3].mean() - profile[r - 2:r].mean()))
+        assert len(steps[True]) > 50 and np.mean(steps[True]) < 0.6 * np.mean(steps[False]), BOUNDARIES[b]
+
+
+def test_the_input_picture_shows_each_joint_where_its_label_says(tmp_path):
+    """A scan that is one bright slanted line, labelled where the line is: after the shift, the flip and the resize,
+    each joint's input row is the line's centre of brightness in the input picture (to 0.05 input pixels)."""
+    from PIL import Image
+
+    height, width = 96, 128
+    line = 30 + 0.2 * np.arange(width)  # its row in each pixel column, drawn split between two rows: centre exact
+    image = np.zeros((height, width))
+    top, frac = np.floor(line).astype(int), line - np.floor(line)
+    image[top, np.arange(width)] = 255 * (1 - frac)
+    image[top + 1, np.arange(width)] = 255 * frac
+    Image.fromarray(image.round().astype(np.uint8)).save(tmp_path / "line.png")
+    xs = column_positions(width)
+    rows = (30 + 0.2 * xs)[None].repeat(8, 0).tolist()
+    scans = [{"id": i, "file_name": "line.png", "height": height, "width": width, "boundaries": rows,
+              "hidden": [[0] * 16] * 8} for i in range(16)]
+    (tmp_path / "scans.json").write_text(json.dumps({"scans": scans}))
+    ds = OCTScans(str(tmp_path / "scans.json"), str(tmp_path), TopDownConfig(input_size=(64, width), augment=True,
+                                                                           uint8=True))
+    lo = np.floor(xs).astype(int)
+    seen = set()
+    for i in range(16):
+        sample = ds[i]
+        seen.add((sample["flipped"], float(sample["crop_to_image"][1, 2]) > -0.75))  # flipped; shifted up or down
+        picture = sample["image"][0].double().numpy()
+        want = (sample["joints"][:16, 0].double().numpy() + 0.5) * 64  # boundary 0: input rows (joint = row / h - 0.5)
+        for c in range(16):
+            profile = picture[:, lo[c]:lo[c] + 2].mean(1)
+            assert abs((profile * np.arange(64)).sum() / profile.sum() - want[c]) < 0.05, (i, c)
+    assert len(seen) >= 3  # flipped and not, shifted both ways: each way the test can fail was taken
+
+
 def test_a_batch_maps_back_to_the_annotated_rows(oct_set):
     """joints -> to_scan_rows gives the labels again, through the resize, and through a shift and a flip."""
     labels = read(oct_set, "synthoct_train.json")["scans"]
@@ -108,6 +158,11 @@ def test_scores_of_the_labels_themselves(oct_set):
                 .reshape(-1).tolist(), "score": 0.5} for s in ds.samples]
     scores = oct_scores(results, ds)
     assert scores["MAE"] == 0 and scores["MAE_hidden"] == 0 and scores["MAE_ILM"] == 0
+    off = [np.stack([np.array(s["boundaries"]) + np.arange(8)[:, None] + 0.5, np.full((8, 16), 0.5)], -1)
+           for s in ds.samples]  # boundary b placed b + 0.5 px too low
+    shifted = oct_scores([dict(r, keypoints=k.reshape(-1).tolist()) for r, k in zip(results, off)], ds)
+    assert [shifted[f"MAE_{name}"] for name in BOUNDARIES] == pytest.approx(np.arange(8) + 0.5)
+    assert shifted["MAE"] == pytest.approx(4.0)
     noise = np.mean([np.abs(np.array(s["boundaries"]) - ds.truth[s["id"]]).mean() for s in ds.samples])
     assert scores["MAE_truth"] == pytest.approx(noise)
     err, hidden, _ = boundary_errors(results, ds, "truth")
@@ -120,14 +175,21 @@ def test_a_missed_scan_or_a_foreign_truth_is_refused(oct_set, tmp_path):
     ann, images = TASKS["oct"].paths(str(oct_set), "val")
     ds = OCTScans(ann, images)
     results = [{"image_id": s["id"], "keypoints": [0.0] * 256, "score": 0.5} for s in ds.samples]
-    with pytest.raises(ValueError, match="1 of 12 scans have no finite prediction"):
+    with pytest.raises(ValueError, match=rf"1 of 12 scans \(ids \[{ds.samples[0]['id']}\]\) have no finite prediction"):
         oct_scores(results[1:], ds)  # a diverged prediction, dropped, must not make the mean smaller
+    with pytest.raises(ValueError, match="one scan twice"):
+        oct_scores(results + results[:1], ds)
+    with pytest.raises(ValueError, match=r"scans it does not hold \(ids \[999\]\)"):
+        oct_scores(results + [dict(results[0], image_id=999)], ds)
     with pytest.raises(ValueError, match="without augment"):
         scan_errors(None, None, OCTScans(ann, images, TopDownConfig(input_size=(96, 128), augment=True)))
     shutil.copy(ann, tmp_path / "synthoct_val.json")
     truth = read(oct_set, "truth_val.json")
     truth["scans"] = truth["scans"][1:]
     (tmp_path / "truth_val.json").write_text(json.dumps(truth))
+    with pytest.raises(ValueError, match="truth_val.json: not the truth of the scans of"):
+        OCTScans(str(tmp_path / "synthoct_val.json"), images)
+    (tmp_path / "truth_val.json").write_text(json.dumps(truth["scans"]))  # a list, not a truth file's form
     with pytest.raises(ValueError, match="truth_val.json: not the truth of the scans of"):
         OCTScans(str(tmp_path / "synthoct_val.json"), images)
     shutil.copy(ann, tmp_path / "scans.json")  # another name: no truth is looked for

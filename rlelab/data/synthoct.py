@@ -103,7 +103,9 @@ def render_scan(rng, cfg):
         width[layer:layer + 2, over] = BLURRED
         hidden[layer:layer + 2] |= over
     below = 1 / (1 + np.exp(-(r[None] - rows[:, None]) / width[:, None]))  # (8, h, w): 0 above boundary k, 1 below
-    below = np.minimum.accumulate(below, axis=0)  # a blurred edge never reaches below the next boundary's
+    # a layer's share stays >= 0: where a blurred edge's tail reaches the next boundary (a thin layer over a
+    # pocket), that boundary is softened with it
+    below = np.minimum.accumulate(below, axis=0)
     gain = REFLECTIVITY * rng.uniform(0.85, 1.15, len(REFLECTIVITY))
     signal = VITREOUS + np.zeros((h, w))
     for k in range(len(LAYERS)):
@@ -126,13 +128,21 @@ def render_scan(rng, cfg):
     return (np.clip(display, 0, 1) * 255).round().astype(np.uint8), rows, hidden
 
 
+def at_columns(rows, hidden, width):
+    """A scan's truth rows (8, width) and hidden flags at the labelled columns (8, 16): the rows interpolated
+    linearly to each column's x (which may lie between two pixel columns), hidden if either neighbour is."""
+    xs = column_positions(width)
+    lo = np.floor(xs).astype(int)
+    hi = np.minimum(lo + 1, width - 1)
+    t = xs - lo
+    return rows[:, lo] * (1 - t) + rows[:, hi] * t, hidden[:, lo] | (hidden[:, hi] & (t > 0))
+
+
 def generate_split(root, split, n_scans, seed, cfg, first_id=1, progress=False):
     """Write one split of ``n_scans`` under ``root``."""
     from tqdm.auto import tqdm
 
     os.makedirs(os.path.join(root, "images", split), exist_ok=True)
-    xs = column_positions(cfg.width)
-    lo, hi = np.floor(xs).astype(int), np.ceil(xs).astype(int)
     scans, truth = [], []
     for i in tqdm(range(n_scans), desc=f"synthoct {split}", disable=not progress):
         scan_id = first_id + i
@@ -140,8 +150,7 @@ def generate_split(root, split, n_scans, seed, cfg, first_id=1, progress=False):
         image, rows, hidden = render_scan(rng, cfg)
         name = f"{scan_id:06d}.png"
         Image.fromarray(image).save(os.path.join(root, "images", split, name))
-        true = (rows[:, lo] + rows[:, hi]) / 2  # at the column's x, which may lie between two pixel columns
-        hid = hidden[:, lo] | hidden[:, hi]
+        true, hid = at_columns(rows, hidden, cfg.width)
         scale = cfg.noise_px * np.where(hid, cfg.hidden_factor, 1.0)
         noise = draw_noise(rng, cfg.noise_law, true.shape) * scale
         scans.append({"id": scan_id, "file_name": name, "height": cfg.height, "width": cfg.width,
@@ -150,7 +159,7 @@ def generate_split(root, split, n_scans, seed, cfg, first_id=1, progress=False):
     ann_dir = os.path.join(root, "annotations")
     os.makedirs(ann_dir, exist_ok=True)
     info = {"description": f"SynthOCT {split} (rlelab), seed {seed}", "boundary_names": list(BOUNDARIES),
-            "columns": xs.round(4).tolist()}
+            "columns": column_positions(cfg.width).round(4).tolist()}
     _write_json(os.path.join(ann_dir, f"synthoct_{split}.json"), {"info": info, "scans": scans})
     _write_json(os.path.join(ann_dir, f"truth_{split}.json"), {"noise_law": cfg.noise_law, "config": asdict(cfg),
                                                                "seed": seed, "scans": truth})

@@ -71,9 +71,13 @@ def _read(ann_file):
     truth_file = os.path.join(os.path.dirname(ann_file), "truth_" + name[len("synthoct_"):])
     if not (name.startswith("synthoct_") and os.path.isfile(truth_file)):
         return data["scans"], None
-    scans = load_json(truth_file, "SynthOCT truth file").get("scans", [])
-    truth = {t["id"]: np.asarray(t["boundaries"], dtype=np.float64) for t in scans}
-    if set(truth) != {s["id"] for s in data["scans"]} or any(t.shape != (B, C) for t in truth.values()):
+    try:
+        truth = {t["id"]: np.asarray(t["boundaries"], dtype=np.float64)
+                 for t in load_json(truth_file, "SynthOCT truth file")["scans"]}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        truth = None  # not a truth file's form: refused below
+    if (truth is None or set(truth) != {s["id"] for s in data["scans"]}
+            or any(t.shape != (B, C) for t in truth.values())):
         raise ValueError(f"{truth_file}: not the truth of the scans of {ann_file} (other ids or shapes); write both "
                          "with python -m rlelab synthoct, or remove it.")
     return data["scans"], truth
@@ -213,8 +217,10 @@ def predict_scan(model, cfg, scan, flip=True):
     image = torch.tensor(scan, dtype=torch.float32).div(255).expand(3, *scan.shape)
     image = F.interpolate(image[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True)
     was_training = model.training
-    out = predict(model.eval(), normalize_images(image), LAYOUT.flip_pairs if flip else None, LAYOUT.flip_negates)
-    model.train(was_training)
+    try:
+        out = predict(model.eval(), normalize_images(image), LAYOUT.flip_pairs if flip else None, LAYOUT.flip_negates)
+    finally:
+        model.train(was_training)
     scale = scan.shape[0] / h
     rows = ((out["joints"][0, :, 0].double() + 0.5) * h + 0.5) * scale - 0.5  # input row -> scan row
     sigma = out["sigma_hat"][0, :, 0].double() * scan.shape[0] if LOSSES[cfg.loss].has_sigma else None
@@ -225,9 +231,15 @@ def oct_scores(results, dataset):
     """MAE over every boundary and column in scan pixels (Table 18's number), where hidden and where seen, per
     boundary (MAE_ILM ...), the Pearson correlation of confidence with -|error|, and MAE_truth where the truth is known.
     A scan without a finite result is refused, not scored: a mean error has no value for a miss."""
-    if sorted(r["image_id"] for r in results) != sorted(s["id"] for s in dataset.samples):
-        raise ValueError(f"{dataset.ann_file}: {len(dataset.samples) - len(results)} of {len(dataset.samples)} scans "
-                         "have no finite prediction; the mean boundary error cannot count a miss (the model diverged).")
+    ids = [s["id"] for s in dataset.samples]
+    got = [r["image_id"] for r in results]
+    if sorted(got) != sorted(ids):
+        missed, foreign = sorted(set(ids) - set(got)), sorted(set(got) - set(ids))
+        if missed:
+            raise ValueError(f"{dataset.ann_file}: {len(missed)} of {len(ids)} scans (ids {missed[:5]}) have no finite "
+                             "prediction; the mean boundary error cannot count a miss (the model diverged).")
+        raise ValueError(f"{dataset.ann_file}: the results name scans it does not hold (ids {foreign[:5]}) or one scan "
+                         "twice; score each of its scans once.")
     err, hidden, conf = boundary_errors(results, dataset)
     nan = float("nan")
     out = {"MAE": float(err.mean()), "MAE_hidden": float(err[hidden].mean()) if hidden.any() else nan,
