@@ -7,7 +7,7 @@
 
 Trains (with ``--train``; a finished run is reused) configs/synthoct_mnv3_{l1,laplace,dle,rle}.yaml with --seed S
 into runs/synthoct_mnv3_LOSS (seed 0) and runs/synthoct_mnv3_LOSS_sS, --parallel at a time with one thread each
-(about 15 minutes a run that way on two cores), then scores each run's last epoch on 200 fresh scans (SynthOCT
+(about 13 minutes a run that way on two cores), then scores each run's last epoch on 200 fresh scans (SynthOCT
 seed 7, never trained or validated on): the mean absolute boundary error in scan pixels against the annotators'
 rows (the paper's number), where the boundary is hidden and where seen, against the clean truth, and, for the
 losses with a sigma_hat, the predicted |error| (sigma_hat x E|bar_mu|) where hidden and where seen, its calibration
