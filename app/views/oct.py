@@ -25,6 +25,14 @@ def fresh_scan(seed):
     return (image,) + at_columns(rows, hidden, cfg.width)
 
 
+@st.cache_data(show_spinner=False)
+def abs_mean(path):
+    """E|bar_mu| of a checkpoint's loss (a grid of its flow's density for RLE): sigma_hat times it is the predicted
+    |error|; once per model, not on every rerun."""
+    model, cfg, _, _ = load_model(path)
+    return float(mean_abs_bar_mu(model, cfg)[0])
+
+
 def read_scan(data, name):
     """An uploaded picture as a grayscale (H, W) uint8 scan: ``read_image``'s RGB (16-bit, palette, EXIF and broken
     files handled there, one sentence for what is not a picture), weighted to luminance."""
@@ -93,7 +101,7 @@ def render():
     banded = BOUNDARIES if shown == "every boundary" else (shown,)
     st.plotly_chart(scan_figure(scan, rows, band, truth, hidden, banded=banded), width="stretch", key="oct_chart")
     table = {"boundary": list(BOUNDARIES)}
-    predicted = None if sigma is None else sigma * float(mean_abs_bar_mu(model, cfg)[0])
+    predicted = None if sigma is None else sigma * abs_mean(path)
     if predicted is not None:
         table["predicted |error| (px)"] = [f"{v:.2f}" for v in predicted.mean(1)]
     if truth is not None:
