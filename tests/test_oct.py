@@ -83,15 +83,16 @@ def test_hidden_is_in_the_picture(oct_set):
 
     labels, truth = read(oct_set, "synthoct_train.json"), read(oct_set, "truth_train.json")
     lo = np.floor(column_positions(SynthOCTConfig().width)).astype(int)
-    for b in (4, 5):
-        steps = {True: [], False: []}
-        for s, t in zip(labels["scans"], truth["scans"]):
-            image = np.asarray(Image.open(oct_set / "images" / "train" / s["file_name"]), dtype=np.float64)
+    steps = {(b, hidden): [] for b in (4, 5) for hidden in (True, False)}
+    for s, t in zip(labels["scans"], truth["scans"]):
+        image = np.asarray(Image.open(oct_set / "images" / "train" / s["file_name"]), dtype=np.float64)
+        for b in (4, 5):
             for c in range(16):
                 r = int(round(t["boundaries"][b][c]))
                 profile = image[:, lo[c]:lo[c] + 2].mean(1)  # the two pixel columns around the labelled one
-                steps[bool(s["hidden"][b][c])].append(abs(profile[r + 1:r + 3].mean() - profile[r - 2:r].mean()))
-        assert len(steps[True]) > 50 and np.mean(steps[True]) < 0.6 * np.mean(steps[False]), BOUNDARIES[b]
+                steps[b, bool(s["hidden"][b][c])].append(abs(profile[r + 1:r + 3].mean() - profile[r - 2:r].mean()))
+    for b in (4, 5):
+        assert len(steps[b, True]) > 50 and np.mean(steps[b, True]) < 0.6 * np.mean(steps[b, False]), BOUNDARIES[b]
 
 
 def test_the_input_picture_shows_each_joint_where_its_label_says(tmp_path):
