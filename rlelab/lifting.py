@@ -30,7 +30,7 @@ from .tasks.coco import COCO_KEYPOINTS
 from .tasks.coco import LAYOUT as COCO_LAYOUT
 from .tasks.h36m import LAYOUT as H36M
 from .tasks.h36m import TO_H36M, h36m_annotations, mpjpe, pa_mpjpe, read_h36m
-from .train import train_step
+from .train import Run, train_epoch
 
 
 @dataclass
@@ -229,23 +229,42 @@ def _resume_state(cfg):
 
 
 def _save_lifting(cfg, model, history, resume_from=None):
-    """lift.pt and metrics.json of the epochs so far; ``resume_from``: (optimizer, schedule, batch generator) of an
-    unfinished run, kept in lift.pt for ``--resume``."""
+    """lift.pt and metrics.json of the epochs so far; ``resume_from``: (optimizer, batch generator) of an unfinished
+    run, kept in lift.pt for ``--resume``."""
     state = {"kind": "lifting", "config": dataclasses.asdict(cfg),
              "model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
     if resume_from is not None:
-        opt, sched, gen = resume_from
-        state.update(optimizer=opt.state_dict(), scheduler=sched.state_dict(), generator=gen.get_state(),
-                     rng=torch.get_rng_state(), epoch=len(history),  # dropout draws from torch's generators
+        opt, gen = resume_from
+        state.update(optimizer=opt.state_dict(), generator=gen.get_state(), rng=torch.get_rng_state(),
+                     epoch=len(history),  # dropout draws from torch's generators
                      cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
     atomic_write(os.path.join(cfg.out, "lift.pt"), lambda f: torch.save(state, f))
     atomic_write(os.path.join(cfg.out, "metrics.json"), lambda f: json.dump(history, f, indent=1), binary=False)
 
 
+def lift_learning_rate(cfg, epoch):
+    """lr x lr_decay^epoch, multiplied out epoch by epoch (as torch's ExponentialLR, which trained the shipped model)."""
+    lr = cfg.lr
+    for _ in range(epoch):
+        lr *= cfg.lr_decay
+    return lr
+
+
+def _epoch_batches(x, y, generator, cfg):
+    """(this epoch's batches, their number): the poses shuffled by ``generator``, cfg.batch_size at a time, a last
+    batch of one dropped (batch norm needs two). Every joint of every pose is labelled."""
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    starts = [i for i in range(0, len(order), cfg.batch_size) if len(order) - i >= 2]
+    visible = torch.ones(y.shape[:2], device=y.device)
+    return ({"image": x[idx], "joints": y[idx], "target_weight": visible[idx]}  # "image": the model's input
+            for idx in (order[i:i + cfg.batch_size] for i in starts)), len(starts)
+
+
 def _train_lifting(cfg, progress, ckpt=None):
     spec = LOSSES[cfg.loss]
     torch.manual_seed(cfg.seed)
-    x, y = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "train"))[1])
+    train_file = h36m_annotations(cfg.data, "train")
+    x, y = lifting_arrays(read_h36m(train_file)[1])
     vx, vy = lifting_arrays(read_h36m(h36m_annotations(cfg.data, "val"))[1])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model_from_lift_config(cfg)
@@ -254,39 +273,26 @@ def _train_lifting(cfg, progress, ckpt=None):
     model.std.copy_(flat.std(0).clamp_min(1e-6))
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, cfg.lr_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=False)  # fp32: a few MB of joints
     xt, yt = (torch.as_tensor(a, dtype=torch.float32, device=device) for a in (x, y))
-    visible = torch.ones(yt.shape[:2], device=device)  # every joint of every pose is labelled
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     if ckpt is not None:  # an interrupted run: on from its last epoch, exactly
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
         gen.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["rng"])
         if ckpt.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         history = ckpt["history"]
-    # The image trainer's step (rlelab.train.train_step: the loss of rlelab.losses, clipping, the Step it returns);
-    # the epoch is this loop: the whole data set is two arrays already on the device, no loader, workers or DDP.
+    # The image models' loop of steps (rlelab.train.train_epoch); an epoch's batches are slices of two arrays already
+    # on the device (no loader, workers or DDP: a few MB of joints), trained in fp32.
+    run = Run(model, opt, torch.amp.GradScaler("cuda", enabled=False), amp=None, rank=0, world=1, device=device,
+              channels_last=False, schedule=lambda epoch, step, steps: lift_learning_rate(cfg, epoch), data=train_file)
     for epoch in tqdm(range(len(history), cfg.epochs), desc=f"lift {cfg.loss}", disable=not progress):
-        total = 0.0
-        order = torch.randperm(len(xt), generator=gen).to(device)
-        for i in range(0, len(order) - 1, cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            if len(idx) < 2:
-                break  # batch norm needs two
-            batch = {"image": xt[idx], "joints": yt[idx], "target_weight": visible[idx]}  # "image": the model's input
-            step = train_step(model, batch, cfg, opt, scaler, amp=None)
-            if not torch.isfinite(step.loss):
-                raise ValueError(f"lift: the {cfg.loss} loss is not finite at epoch {epoch + 1}; lower the lr.")
-            total += step.loss.item() * len(idx)
-        sched.step()
-        history.append({"epoch": epoch + 1, "loss": total / len(xt), **evaluate_lifting(model, vx, vy, spec.has_sigma)})
+        row = train_epoch(run, *_epoch_batches(xt, yt, gen, cfg), epoch, cfg, progress=False)
+        history.append({**row, **evaluate_lifting(model, vx, vy, spec.has_sigma)})
         if cfg.out:  # every epoch: a killed run keeps its work
-            _save_lifting(cfg, model, history, None if epoch + 1 == cfg.epochs else (opt, sched, gen))
+            _save_lifting(cfg, model, history, None if epoch + 1 == cfg.epochs else (opt, gen))
     return model.cpu(), history
 
 

@@ -1,5 +1,5 @@
 """One trainer for the pose models: regression or Integral Pose with any loss of rlelab.losses, or the heatmap
-baseline; its step (``train_step``) trains the two-stage lifting model too (``rlelab.lifting``).
+baseline; its loop of steps (``train_epoch``) trains the two-stage lifting model too (``rlelab.lifting``).
 
 ``python -m rlelab train --config configs/NAME.yaml`` (YAML of the TrainConfig fields, ``base:`` another config),
 or the same under ``torchrun --nproc_per_node N`` for DDP on several GPUs / nodes (gloo on CPU). Writes to
@@ -13,6 +13,7 @@ average equals the gradient of one process on the whole batch.
 """
 import csv
 import dataclasses
+import itertools
 import math
 import os
 import random
@@ -186,7 +187,10 @@ def blown_up(per_joint, weight, batch):
     rows = (~torch.isfinite(per_joint) & (weight > 0)).any(-1).nonzero()[:, 0].tolist()
     if not rows:
         return "every joint's loss is finite, their sum overflows"
-    ids = [f"image {int(batch['image_id'][r])} / annotation {int(batch['ann_id'][r])}" for r in rows[:5]]
+    if "ann_id" in batch:
+        ids = [f"image {int(batch['image_id'][r])} / annotation {int(batch['ann_id'][r])}" for r in rows[:5]]
+    else:  # the lifting model's poses carry no ids
+        ids = [f"pose {r} of the batch" for r in rows[:5]]
     return f"{len(rows)} of {len(per_joint)} people blew up ({', '.join(ids)}{', ...' if len(rows) > 5 else ''})"
 
 
@@ -269,9 +273,10 @@ def _train(cfg, resume, progress, rank, world, device):
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     writer = _open_logs(cfg, start_epoch) if rank == 0 else None
 
-    run = Run(ddp, optimizer, scaler, amp, rank, world, device, channels_last)
+    run = Run(ddp, optimizer, scaler, amp, rank, world, device, channels_last,
+              schedule=lambda epoch, step, steps: learning_rate(cfg, epoch, step, steps), data=dataset.ann_file)
     for epoch in range(start_epoch, cfg.epochs):
-        row = _train_epoch(run, dataset, sampler, epoch, cfg, progress)
+        row = train_epoch(run, *_epoch_batches(dataset, sampler, epoch, cfg, run), epoch, cfg, progress)
         core = ddp.module if world > 1 else ddp
         _check_weights(core, epoch, cfg)
         if val is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
@@ -364,8 +369,8 @@ def _open_logs(cfg, start_epoch):
 
 @dataclasses.dataclass
 class Run:
-    """What every epoch of a run shares: the model (DDP-wrapped on several processes), its optimizer, the precision
-    and where it runs."""
+    """What every epoch of a run shares: the model (DDP-wrapped on several processes), its optimizer, the precision,
+    where it runs, its learning-rate schedule and the name of its training data (for errors)."""
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -375,34 +380,42 @@ class Run:
     world: int
     device: torch.device
     channels_last: bool
+    schedule: callable  # (epoch, step, steps per epoch) -> the lr of that step
+    data: str  # the training annotations, named when they teach nothing
 
 
-def _train_epoch(run, dataset, sampler, epoch, cfg, progress):
-    """One epoch of steps; returns its row of metrics.csv (loss, lr, gradient norms, sigma_hat, seconds)."""
-    ddp, optimizer, rank, world, device = run.model, run.optimizer, run.rank, run.world, run.device
+def _epoch_batches(dataset, sampler, epoch, cfg, run):
+    """(this epoch's batches of crops on the accelerator, their number): this process's share of the shuffled
+    training set, at most cfg.max_steps_per_epoch of them."""
     sampler.set_epoch(epoch)
-    dataset.epoch = epoch
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size // world, sampler=sampler,
-                                         num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda")
+    dataset.epoch = epoch  # the augmentation's draws differ from epoch to epoch
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size // run.world, sampler=sampler,
+                                         num_workers=cfg.workers, drop_last=True, pin_memory=run.device.type == "cuda")
     steps = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), cfg.max_steps_per_epoch)
+    return (to_device(batch, run.device, run.channels_last) for batch in itertools.islice(loader, steps)), steps
+
+
+def train_epoch(run, batches, steps, epoch, cfg, progress):
+    """One epoch of ``steps`` optimizer steps over ``batches`` (dicts on the accelerator: "image", the model's input,
+    "joints", "target_weight"), the lr of each from ``run.schedule``: the one loop of steps of the image models and of
+    the lifting model (rlelab.lifting). Returns its row of metrics.csv (loss, lr, gradient norms, sigma_hat,
+    seconds)."""
+    ddp, optimizer, rank, world, device = run.model, run.optimizer, run.rank, run.world, run.device
     sums = torch.zeros(2, dtype=torch.float64, device=device)
     sigmas, grad_norms = [], []
     ddp.train()
     start = time.time()
     bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
-    for step, batch in enumerate(loader):
-        if step >= steps:
-            break
-        lr = learning_rate(cfg, epoch, step, steps)
+    for step, batch in enumerate(batches):
+        lr = run.schedule(epoch, step, steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = to_device(batch, device, run.channels_last)
         done = train_step(ddp, batch, cfg, optimizer, run.scaler, run.amp, world)
         if not torch.isfinite(done.loss):  # the one wait for the accelerator per step, after the step is queued
             raise FloatingPointError(f"epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}): the loss is {done.loss.item()}; "
                                      f"{blown_up(done.per_joint.detach(), done.weight, batch)}. Lower lr, keep "
-                                     "warmup_steps and grad_clip on, or check those annotations. Nothing of this epoch "
-                                     "was saved.")
+                                     "grad_clip on (and the warmup, where there is one), or check those annotations. "
+                                     "Nothing of this epoch was saved.")
         grad_norms.append(done.grad_norm)
         sums += torch.stack([done.total.double(), done.count.double()])
         if "sigma_hat" in done.out:  # masked at the epoch's end: a boolean index would wait for the accelerator
@@ -414,7 +427,7 @@ def _train_epoch(run, dataset, sampler, epoch, cfg, progress):
         dist.all_reduce(sums)
     if sums[1] == 0:
         raise ValueError(f"epoch {epoch + 1}: not one labelled joint fell inside its crop in {steps} steps, so the "
-                         f"loss is 0 and nothing is learned; check that the keypoints of {dataset.ann_file} are image "
+                         f"loss is 0 and nothing is learned; check that the keypoints of {run.data} are image "
                          "pixels inside their boxes.")
     grad_norms = torch.stack(grad_norms).float()
     row = {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": (sums[0] / sums[1].clamp_min(1e-12)).item(),

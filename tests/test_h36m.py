@@ -398,7 +398,8 @@ def test_lift_claims_its_folder_before_training(tmp_path, monkeypatch):
 
 def test_an_interrupted_lift_keeps_its_epochs_and_resumes_exactly(synth3d, tmp_path, monkeypatch):
     """lift.pt is written every epoch; a run killed after epoch 2 of 3 goes on with --resume to the same model as a
-    run never stopped (same weights, same metrics); a finished run or other settings are refused."""
+    run never stopped (same weights, same metrics but the seconds each epoch took); a finished run or other settings
+    are refused."""
     from rlelab import lifting
 
     def cfg(out, **kw):
@@ -425,12 +426,35 @@ def test_an_interrupted_lift_keeps_its_epochs_and_resumes_exactly(synth3d, tmp_p
     with pytest.raises(ValueError, match="was trained with width=32; now width=16. Resume with the same settings"):
         lifting.train_lifting(dataclasses.replace(cfg("resumed"), width=16), progress=False, resume=True)
     _, resumed = lifting.train_lifting(cfg("resumed"), progress=False, resume=True)
-    assert resumed == straight
+    untimed = lambda history: [{k: v for k, v in row.items() if k != "seconds"} for row in history]  # wall clock
+    assert untimed(resumed) == untimed(straight) and all("seconds" in row for row in resumed)
     a, b = (torch.load(tmp_path / run / "lift.pt", weights_only=True) for run in ("straight", "resumed"))
     assert "optimizer" not in a and "optimizer" not in b  # a finished lift.pt holds the model alone
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     with pytest.raises(ValueError, match="a finished lifting run .*train a new one"):
         lifting.train_lifting(cfg("resumed"), progress=False, resume=True)
+
+
+def test_lifting_trains_through_the_image_models_loop_of_steps(synth3d, monkeypatch):
+    """train.train_epoch runs the lift's steps: its rows carry the trainer's columns, the lr decays by lr_decay per
+    epoch, a last batch of one pose is dropped (batch norm), and a blown-up loss names its poses in one sentence."""
+    import rlelab.train
+    from rlelab import lifting
+
+    cfg = lifting.LiftConfig(data=synth3d, epochs=2, width=16, batch_size=23, lr=1e-3, lr_decay=0.5, out=None)
+    _, history = lifting.train_lifting(cfg, progress=False)  # 24 training poses: one batch of 23, one of 1 dropped
+    assert [row["lr"] for row in history] == [1e-3, 5e-4] and [row["step"] for row in history] == [1, 2]
+    assert all(k in row for row in history for k in ("loss", "grad_norm_max", "sigma_hat_median", "MPJPE", "pearson"))
+    real = rlelab.train.per_joint_loss
+
+    def blow_up(model, batch, cfg):
+        per_joint, weight, out = real(model, batch, cfg)
+        return per_joint + torch.where(torch.arange(len(per_joint))[:, None] == 3, math.inf, 0.0), weight, out
+
+    monkeypatch.setattr(rlelab.train, "per_joint_loss", blow_up)
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 1 \(lr 0.001\): the loss is (inf|nan); 1 of 23 people "
+                                                 r"blew up \(pose 3 of the batch\)"):
+        lifting.train_lifting(cfg, progress=False)
 
 
 def test_lifting_inputs_are_root_relative_camera_coordinates(synth3d):
