@@ -8,7 +8,8 @@ tolerance with a margin); `.ci/run` runs them a second time under another arithm
 The README's test command runs on 2 pytest-xdist workers, a file (a test module, a notebook) to each
 (`-n 2 --dist loadscope`: a notebook's cells share one kernel and run in order). Each worker computes with one
 thread unless OMP_NUM_THREADS says otherwise: 2 workers x 2 threads on 2 cores made the suite slower than one
-process, as OpenMP's threads wait for each other.
+process, as OpenMP's threads spin while they wait for each other. `.ci/run`'s rerun uses 2 threads in each worker
+with OMP_WAIT_POLICY=PASSIVE: waiting passively, they run as fast as one thread each.
 """
 import os
 import sys
