@@ -6,7 +6,7 @@
 One row per checkpoint (flip test, PCKh@0.5, PCKh@0.1, AUC, and the Pearson correlation of the confidence with
 each person's PCKh), and a first row for the prior a model must beat: the mean training pose of the crop
 (the average normalized joints of the training split, placed in every crop). The real samples are five
-people with no head boxes in their file: PCKh's scale there is the upper neck - head top distance (README).
+people with no head boxes in their file: PCKh's scale there is the upper neck - head top distance (docs/guides/tasks.md).
 """
 import argparse
 import os

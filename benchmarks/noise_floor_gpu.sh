@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU run of README "Pose models near the noise floor": five SynthPose models side by side on one GPU, exported
+# The GPU run of "Pose models near the noise floor" (docs/results/table-in-small.md): five SynthPose models side by side on one GPU, exported
 # to fp16 checkpoints under $OUT (split into 15 MB parts where larger), then scored here with
 #   python benchmarks/noise_floor.py CHECKPOINTS --seed 7 --n-val 150
 # For a machine without network whose Python has torch, torchvision and timm but not pycocotools. Prepare from

@@ -1,4 +1,4 @@
-"""Figures for the README: python docs/make_figures.py (writes docs/synthpose_grid.png, docs/coco_crops.png,
+"""Figures for the README and the book: python docs/make_figures.py (writes docs/synthpose_grid.png, docs/coco_crops.png,
 docs/synthoct_grid.png)."""
 import json
 import os

@@ -44,7 +44,7 @@ class TrainConfig:
     q: str = "laplace"
     variant: str = "paper"
     with_log_s: bool = False
-    standardize: bool = True  # RLE: bar_mu standardized, sigma_hat is the error's std (README: "What sigma_hat means")
+    standardize: bool = True  # RLE: bar_mu standardized, sigma_hat is the error's std (docs/results/sigma-meaning.md)
     sigma_init: float = 0.2  # sigma_hat at the start (the FC bias): about the error of the first guess, the box centre
     init_from: str | None = None  # a checkpoint of this trainer (e.g. a heatmap model): its backbone starts this model
     # optimisation: Adam with step decay (the paper's schedule) after a linear warmup (mmpose's RLE configs)

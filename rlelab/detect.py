@@ -5,7 +5,7 @@ The app uses it twice: as the person detector of an upload (each found person's 
 model) and as a reference on the Compare page (a model trained on real photos, beside the models trained here).
 BlazePose finds one person per call and gives 33 landmarks, 17 of which are COCO's joints (``BLAZEPOSE_OF_COCO``);
 ``find_people`` finds several by calling it again with each person found painted over, so it finds the people
-BlazePose's own detector sees one at a time (on the real COCO samples: 7 of the 12 annotated people, README).
+BlazePose's own detector sees one at a time (on the real COCO samples: 7 of the 12 annotated people, docs/results/real-photos.md).
 """
 import importlib
 import threading

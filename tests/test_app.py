@@ -15,7 +15,7 @@ SAMPLE = ROOT / "data" / "samples" / "synthpose_1.jpg"
 REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
 needs_checkpoints = pytest.mark.skipif(
     not (ROOT / "data" / "synthpose_res18_rle.pt").exists() or not (ROOT / "data" / "synthpose_res18_l1.pt").exists(),
-    reason="the shipped checkpoints data/synthpose_res18_{rle,l1}.pt are missing (see README, 'Checkpoints')")
+    reason="the shipped checkpoints data/synthpose_res18_{rle,l1}.pt are missing (see docs/guides/checkpoints.md)")
 
 
 def app(page):
@@ -216,7 +216,7 @@ def test_compare_page_shows_mediapipe_beside_the_models_on_a_photo(monkeypatch):
 
 
 needs_lifting = pytest.mark.skipif(not (ROOT / "data" / "synth3d_lift_rle.pt").exists(),
-                                   reason="the shipped lifting model data/synth3d_lift_rle.pt is missing (README, 'Human3.6M')")
+                                   reason="the shipped lifting model data/synth3d_lift_rle.pt is missing (docs/results/human36m.md)")
 
 
 @needs_lifting

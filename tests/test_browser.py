@@ -88,7 +88,7 @@ def browser(chromium):
 
 @pytest.fixture
 def shots(tmp_path):
-    """Where the screenshots go: RLELAB_SCREENSHOTS=docs writes the README's pictures."""
+    """Where the screenshots go: RLELAB_SCREENSHOTS=docs writes the pictures of the README and the book."""
     folder = Path(os.environ.get("RLELAB_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -65,7 +65,7 @@ def render():
     st.caption(f"bar_mu = (μ_g - μ̂) / σ̂ = {bar_mu:.2f} along x. With this model's Q ({q}) and flow, "
                + (f"the flow was trained by Eq. 8 without log s, so the density of bar_mu it holds, G_phi, is squeezed "
                   f"(its std {density[3][0]:.3f} along x): the -log G term is far below 0 near bar_mu = 0 and climbs steeply away from it, and the "
-                  "scale of σ̂ drifts upward, nothing pinning it (README, 'What sigma_hat means')." if not cfg.standardize else
+                  "scale of σ̂ drifts upward, nothing pinning it (docs/results/sigma-meaning.md)." if not cfg.standardize else
                   "the model was trained with the standardized RLE (rlelab's design: Eq. 8 with log s and bar_mu "
                   "standardized, a different loss); the terms here are Eq. 8 as written, with the same flow."))
 
