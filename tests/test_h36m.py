@@ -438,20 +438,14 @@ def test_an_interrupted_lift_keeps_its_epochs_and_resumes_exactly(synth3d, tmp_p
 def test_lifting_trains_through_the_image_models_loop_of_steps(synth3d, monkeypatch):
     """train.train_epoch runs the lift's steps: its rows carry the trainer's columns, the lr decays by lr_decay per
     epoch, a last batch of one pose is dropped (batch norm), and a blown-up loss names its poses in one sentence."""
-    import rlelab.train
     from rlelab import lifting
+    from test_train_start import blow_up_row
 
     cfg = lifting.LiftConfig(data=synth3d, epochs=2, width=16, batch_size=23, lr=1e-3, lr_decay=0.5, out=None)
     _, history = lifting.train_lifting(cfg, progress=False)  # 24 training poses: one batch of 23, one of 1 dropped
     assert [row["lr"] for row in history] == [1e-3, 5e-4] and [row["step"] for row in history] == [1, 2]
     assert all(k in row for row in history for k in ("loss", "grad_norm_max", "sigma_hat_median", "MPJPE", "pearson"))
-    real = rlelab.train.per_joint_loss
-
-    def blow_up(model, batch, cfg):
-        per_joint, weight, out = real(model, batch, cfg)
-        return per_joint + torch.where(torch.arange(len(per_joint))[:, None] == 3, math.inf, 0.0), weight, out
-
-    monkeypatch.setattr(rlelab.train, "per_joint_loss", blow_up)
+    blow_up_row(monkeypatch, 3)
     with pytest.raises(FloatingPointError, match=r"epoch 1, step 1 \(lr 0.001\): the loss is (inf|nan); 1 of 23 people "
                                                  r"blew up \(pose 3 of the batch\)"):
         lifting.train_lifting(cfg, progress=False)

@@ -80,16 +80,21 @@ def test_amp_takes_a_precision_and_old_configs_still_load():
     assert make_config({"variant": "official", "standardize": False}).variant == "official"
 
 
-def test_a_loss_that_blows_up_names_the_step_and_the_annotations(synth, tmp_path, monkeypatch):
+def blow_up_row(monkeypatch, row):
+    """Make the trainer's per-joint loss infinite for person ``row`` of every batch (the image and lifting models)."""
     import rlelab.train
 
     real = rlelab.train.per_joint_loss
 
     def blow_up(model, batch, cfg):
         per_joint, weight, out = real(model, batch, cfg)
-        return per_joint + torch.where(torch.arange(len(per_joint))[:, None] == 1, math.inf, 0.0), weight, out
+        return per_joint + torch.where(torch.arange(len(per_joint))[:, None] == row, math.inf, 0.0), weight, out
 
     monkeypatch.setattr(rlelab.train, "per_joint_loss", blow_up)
+
+
+def test_a_loss_that_blows_up_names_the_step_and_the_annotations(synth, tmp_path, monkeypatch):
+    blow_up_row(monkeypatch, 1)
     with pytest.raises(FloatingPointError, match=r"epoch 1, step 1 \(lr .*\): the loss is (inf|nan); 1 of 8 people blew up "
                                                  r"\(image \d+ / annotation \d+\)"):
         train(config(synth, tmp_path / "run", max_steps_per_epoch=1), progress=False)
