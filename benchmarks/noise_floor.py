@@ -1,6 +1,7 @@
 """How near each pose model is to the label noise, on a fresh SynthPose set it never saw.
 
     python benchmarks/noise_floor.py data/synthpose_res18_rle.pt data/synthpose_res18_l1.pt [--seed 7] [--n-val 150]
+        [--style flat|photo]
 
 No model can agree with noisy annotations better than the clean joints do: their mean OKS to the annotations is the
 noise floor. For each checkpoint: its mean OKS to the annotations (ground-truth boxes, flip test), that over the
@@ -17,7 +18,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import has_sigma  # noqa: E402
-from rlelab.data.synthpose import generate  # noqa: E402
+from rlelab.data.synthpose import STYLES, SynthPoseConfig, generate  # noqa: E402
 from rlelab.evaluate import evaluate, pearson, sigma_calibration  # noqa: E402
 from rlelab.tasks import TASKS  # noqa: E402
 from rlelab.tasks.coco import LAYOUT as COCO  # noqa: E402
@@ -61,13 +62,15 @@ def main():
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--seed", type=int, default=7, help="the fresh set's seed (the shipped models saw seed 0)")
     parser.add_argument("--n-val", type=int, default=150)
+    parser.add_argument("--style", choices=STYLES, default="flat", help="how the fresh set is drawn")
     parser.add_argument("--out", help="also write the table here (markdown)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = generate(os.path.join(tmp, "synthpose"), n_train=0, n_val=args.n_val, seed=args.seed)
+        root = generate(os.path.join(tmp, "synthpose"), n_train=0, n_val=args.n_val, seed=args.seed,
+                        config=SynthPoseConfig(style=args.style))
         best = floor(root)
         rows = [row(path, root) for path in args.checkpoints]
-    lines = [f"Fresh SynthPose val set (seed {args.seed}, {args.n_val} pictures); the clean joints' mean OKS to the "
+    lines = [f"Fresh SynthPose val set ({args.style} style, seed {args.seed}, {args.n_val} pictures); the clean joints' mean OKS to the "
              f"annotations (the noise floor): {best:.3f}.", "",
              "| model | mean OKS | / floor | in jittered boxes | AP | Pearson(c, OKS) | median sigma_hat | above 0.9 | "
              "calibration |", "|---|---|---|---|---|---|---|---|---|"]

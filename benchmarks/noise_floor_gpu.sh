@@ -12,6 +12,7 @@
 #     torch.save({k: v.half() if v.is_floating_point() else v for k, v in s.items()}, '.gpu/lite0_fp16.pth')"
 # (float16 keeps the working tree that travels under its 64 MiB). Then on the GPU machine: bash benchmarks/noise_floor_gpu.sh
 # (about 9 minutes on an H200 with 16 cores). A dry run on a CPU: TINY=1 OUT=/tmp/gpuout bash benchmarks/noise_floor_gpu.sh
+# STYLE=photo trains on SynthPose's photo style instead (the table above ran on the flat style, the default).
 set -u
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -27,8 +28,9 @@ else
 fi
 python3 -c "import torch, timm, torchvision; print(torch.__version__, timm.__version__, torchvision.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"
 nproc
-say "generating SynthPose $NT / $NV"
-python3 -m rlelab synthpose --out /tmp/sp_gpu --n-train $NT --n-val $NV --seed 0 | tail -1
+STYLE=${STYLE:-flat}
+say "generating SynthPose $NT / $NV, $STYLE style"
+python3 -m rlelab synthpose --out /tmp/sp_gpu --n-train $NT --n-val $NV --seed 0 --style $STYLE | tail -1
 LITE="--backbone=efficientnet_lite0 --pretrained=.gpu/lite0_fp16.pth"
 python3 -c "from rlelab.models import build_model; build_model('heatmap', 'efficientnet_lite0', pretrained='.gpu/lite0_fp16.pth')" \
   || { say "EfficientNet-Lite0 does not build here: every run on resnet18"; LITE="--backbone=resnet18"; }

@@ -1,5 +1,5 @@
-"""Figures for the README and the book: python docs/make_figures.py (writes docs/synthpose_grid.png, docs/coco_crops.png,
-docs/synthoct_grid.png)."""
+"""Figures for the README and the book: python docs/make_figures.py (writes docs/synthpose_grid.png,
+docs/synthpose_photo_grid.png, docs/coco_crops.png, docs/synthoct_grid.png)."""
 import json
 import os
 import tempfile
@@ -17,7 +17,7 @@ from rlelab.crop import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from rlelab.tasks.coco import TopDownCOCO  # noqa: E402
 from rlelab.topdown import TopDownConfig  # noqa: E402
 from rlelab.tasks.coco import COCO_SKELETON  # noqa: E402
-from rlelab.data.synthpose import generate  # noqa: E402
+from rlelab.data.synthpose import SynthPoseConfig, generate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,9 +31,9 @@ def draw_pose(ax, k, v):
         ax.scatter(k[v == level, 0], k[v == level, 1], c=color, s=10, zorder=3)
 
 
-def synthpose_grid(path, n=18, seed=0):
+def synthpose_grid(path, n=18, seed=0, style="flat"):
     with tempfile.TemporaryDirectory() as tmp:
-        root = generate(os.path.join(tmp, "sp"), n, 0, seed=seed)
+        root = generate(os.path.join(tmp, "sp"), n, 0, seed=seed, config=SynthPoseConfig(style=style))
         coco = json.load(open(os.path.join(root, "annotations", "person_keypoints_train.json")))
         fig, axes = plt.subplots(3, n // 3, figsize=(2.2 * n // 3, 9))
         for ax, im in zip(axes.flat, coco["images"]):
@@ -46,7 +46,7 @@ def synthpose_grid(path, n=18, seed=0):
             ax.set_xlim(0, im["width"])
             ax.set_ylim(im["height"], 0)
             ax.axis("off")
-        fig.suptitle("SynthPose: labels (green visible, red occluded), skeleton and boxes", fontsize=12)
+        fig.suptitle(f"SynthPose, {style} style: labels (green visible, red occluded), skeleton and boxes", fontsize=12)
         plt.tight_layout()
         fig.savefig(path, dpi=60)
 
@@ -101,4 +101,5 @@ def synthoct_grid(path, n=8, seed=0):
 if __name__ == "__main__":
     synthoct_grid(os.path.join(HERE, "synthoct_grid.png"))
     synthpose_grid(os.path.join(HERE, "synthpose_grid.png"))
+    synthpose_grid(os.path.join(HERE, "synthpose_photo_grid.png"), style="photo")
     coco_crops(os.path.join(HERE, "coco_crops.png"))

@@ -50,7 +50,7 @@ def _synthpose(args):
 
     h, w = args.size
     cfg = SynthPoseConfig(height=h, width=w, noise_law=args.noise_law, noise_scale=args.noise_scale,
-                          max_people=args.max_people)
+                          max_people=args.max_people, style=args.style)
     start = time.time()
     generate(args.out, args.n_train, args.n_val, seed=args.seed, config=cfg, progress=True, layout=args.layout)
     n, elapsed = args.n_train + args.n_val, time.time() - start
@@ -220,7 +220,7 @@ def _add_toy(sub):
 
 
 def _add_synthpose(sub):
-    from .data.synthpose import LAYOUTS, NOISE_LAWS, SynthPoseConfig
+    from .data.synthpose import LAYOUTS, NOISE_LAWS, STYLES, SynthPoseConfig
 
     c = SynthPoseConfig()
     sp = sub.add_parser("synthpose", help="generate synthetic people in the exact COCO person-keypoints layout (or MPII's)",
@@ -236,6 +236,9 @@ def _add_synthpose(sub):
     sp.add_argument("--noise-scale", type=float, default=c.noise_scale,
                     help="noise scale in px = this * COCO's OKS sigma of the keypoint * person height")
     sp.add_argument("--max-people", type=int, default=c.max_people, help="most people in one image")
+    sp.add_argument("--style", choices=STYLES, default=c.style,
+                    help="flat: flat-coloured figures (the shipped models' data); photo: shaded people in clothes, "
+                         "with hair and faces, cluttered rooms, occluders over joints, close-ups, blur, noise, JPEG")
     sp.set_defaults(run=_synthpose)
 
 

@@ -13,7 +13,7 @@ from rlelab.topdown import TopDownConfig
 from rlelab.crop import to_image_coordinates
 from rlelab.tasks.mpii import LAYOUT as MPII
 from rlelab.tasks.mpii import mpii_paths, TopDownMPII
-from rlelab.data.synthpose import generate
+from rlelab.data.synthpose import SynthPoseConfig, generate
 from rlelab.tasks.mpii import head_sizes, mpii_scores, pckh
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +162,16 @@ def test_synthpose_writes_mpii_with_head_boxes_and_its_truth(synth_mpii, tmp_pat
     scores = mpii_scores(perfect, data)
     assert scores["PCKh"] == 1.0 and scores["AUC"] == 1.0 and scores["head_size"] == "box"
     assert mpii_scores(perfect[1:], data)["PCKh"] < 1.0  # a person without a result is missed
+
+
+def test_synthpose_photo_style_writes_the_same_mpii_layout(tmp_path):
+    root = generate(str(tmp_path / "photo"), n_train=0, n_val=6, seed=2, layout="mpii", config=SynthPoseConfig(style="photo"))
+    data = TopDownMPII(*mpii_paths(root, "val"), TopDownConfig(input_size=(64, 64), heatmaps=False))
+    perfect = [{"ann_id": i, "image_id": s["image_id"], "score": 1.0,
+                "keypoints": np.concatenate([s["keypoints"][:, :2], np.ones((16, 1))], 1).reshape(-1).tolist()}
+               for i, s in enumerate(data.samples)]
+    assert len(perfect) > 6 and mpii_scores(perfect, data)["PCKh"] == 1.0
+    assert json.loads((Path(root) / "annotations" / "truth_val.json").read_text())["config"]["style"] == "photo"
 
 
 def test_an_mpii_model_trains_is_chosen_by_pckh_and_evaluates_on_the_real_samples(synth_mpii, tmp_path):

@@ -15,8 +15,10 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
+from typing import Callable, NamedTuple
+
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from ..files import atomic_write, write_folder
 from ..tasks.coco import OKS_SIGMAS, PERSON_CATEGORY
@@ -43,7 +45,8 @@ class SynthPoseConfig:
     occluded_factor: float = 2.5  # occluded (v = 1) joints get a wider noise
     max_people: int = 3
     occluder_prob: float = 0.6
-    jpeg_quality: int = 90
+    jpeg_quality: int = 90  # the flat style's; the photo style draws one per picture
+    style: str = "flat"  # or "photo": see STYLES
 
 
 def draw_noise(rng, law, size):
@@ -180,34 +183,25 @@ def _texture(rng, img, body):
     return Image.fromarray(arr)
 
 
-def render_image(rng, cfg):
-    """One image: background, 1..max_people people, occluders. Returns (image, people, occluders)."""
-    h, w = cfg.height, cfg.width
-    img = _background(rng, h, w)
-    draw = ImageDraw.Draw(img)
-    owner = np.full((h, w), -2, dtype=np.int16)  # who covers each pixel: person index, -1 occluder
-    n_people = 1 + int(rng.integers(0, cfg.max_people)) if rng.random() < 0.5 else 1
-    people = []
-    for p in range(n_people):
-        pose = sample_pose(rng)
-        scale = h * (rng.uniform(0.55, 1.0) if p == 0 else rng.uniform(0.3, 0.7))  # px per body unit
-        center = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.35, 0.75) * h])  # truncation happens
-        to_px = lambda q, c=center, s=scale: c + s * np.asarray(q)
-        _draw_person(draw, pose, to_px, scale, _colors(rng))
-        mask = Image.new("L", (w, h), 0)
-        _draw_person(ImageDraw.Draw(mask), pose, to_px, scale, {part: 255 for part in ("skin", "torso", "arms", "legs")})
-        body = np.asarray(mask) > 0
-        img = _texture(rng, img, body)
-        draw = ImageDraw.Draw(img)
-        owner[body] = p
-        hup = (pose["head"] - pose["neck"]) / np.linalg.norm(pose["head"] - pose["neck"])
-        body_points = {"pelvis": pose["pelvis"], "thorax": pose["neck"], "upper_neck": pose["head"] - 0.07 * hup,
-                       "head_top": pose["head"] + HEAD_RY * hup}  # what MPII labels beside COCO's joints
-        hx, hy = to_px(pose["head"])
-        people.append({"k": to_px(pose["k"]), "scale": scale, "hidden_side": pose["hidden_side"],
-                       "body": {name: to_px(q) for name, q in body_points.items()},
-                       "head_box": [hx - HEAD_RX * scale, hy - HEAD_RY * scale, hx + HEAD_RX * scale, hy + HEAD_RY * scale]})
-    occluders = []
+def _flat_place(rng, p, h, w):
+    """Scale (px per body unit) and centre of person p: the first large, the others smaller; borders cut some."""
+    scale = h * (rng.uniform(0.55, 1.0) if p == 0 else rng.uniform(0.3, 0.7))
+    return scale, np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.35, 0.75) * h])
+
+
+def _flat_person(rng, img, pose, to_px, scale):
+    """Paint one person in flat colours with textured clothes; returns the image and the person's pixels."""
+    _draw_person(ImageDraw.Draw(img), pose, to_px, scale, _colors(rng))
+    mask = Image.new("L", img.size, 0)
+    _draw_person(ImageDraw.Draw(mask), pose, to_px, scale, {part: 255 for part in ("skin", "torso", "arms", "legs")})
+    body = np.asarray(mask) > 0
+    return _texture(rng, img, body), body
+
+
+def _flat_occluders(rng, img, owner, people, cfg):
+    """Coloured boxes and blobs anywhere in the picture; their pixels are marked -1 in owner."""
+    h, w = owner.shape
+    draw, occluders = ImageDraw.Draw(img), []
     if rng.random() < cfg.occluder_prob:
         for _ in range(rng.integers(1, 3)):
             x0, y0 = rng.uniform(0, 1, 2) * (w, h)
@@ -218,6 +212,307 @@ def render_image(rng, cfg):
             getattr(ImageDraw.Draw(mask), shape)(box, fill=255)
             owner[np.asarray(mask) > 0] = -1
             occluders.append({"shape": shape, "box": box})
+    return img, occluders
+
+
+def _flat_finish(rng, img, cfg):
+    return img, cfg.jpeg_quality
+
+
+# The photo style: people as shaded tubes in clothes, with hair and a face, in a cluttered room, occluders put
+# over joints, close-ups cut by the picture's border, and a camera's blur, noise and JPEG. The same poses, joints,
+# visibility rule and noise law as the flat style: only the pixels are harder and closer to a photograph.
+SKIN_LIGHT, SKIN_DARK = np.array([241.0, 200.0, 170.0]), np.array([75.0, 48.0, 34.0])
+HAIR_COLORS = np.array([[22, 18, 16], [48, 32, 22], [92, 62, 38], [168, 128, 78], [206, 178, 120], [128, 126, 124],
+                        [150, 56, 30]], dtype=np.float64)
+TROUSER_COLORS = np.array([[46, 62, 100], [30, 30, 34], [150, 130, 95], [90, 90, 96], [70, 80, 50]], dtype=np.float64)
+
+
+class Look(NamedTuple):
+    """How one drawn person looks: colours, clothes, hair, build, and the light's direction in the picture."""
+    skin: np.ndarray
+    top: np.ndarray
+    bottom: np.ndarray
+    shoes: np.ndarray
+    hair: np.ndarray
+    sleeves: int  # 0 none, 1 short, 2 long
+    long_trousers: bool
+    hair_style: str  # none, short, long
+    build: float  # limb thickness factor
+    light: np.ndarray  # unit vector in the picture toward the light
+
+
+def _photo_look(rng):
+    t = rng.random()
+    light = np.array([rng.uniform(-1, 1), -rng.uniform(0.3, 1)])
+    return Look(skin=SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * t, top=rng.uniform(20, 235, 3),
+                bottom=TROUSER_COLORS[rng.integers(len(TROUSER_COLORS))] * rng.uniform(0.7, 1.3) if rng.random() < 0.7
+                else rng.uniform(20, 235, 3), shoes=rng.uniform(10, 90, 3), hair=HAIR_COLORS[rng.integers(len(HAIR_COLORS))],
+                sleeves=int(rng.choice(3, p=[0.25, 0.4, 0.35])), long_trousers=bool(rng.random() < 0.7),
+                hair_style=str(rng.choice(["none", "short", "long"], p=[0.1, 0.6, 0.3])), build=float(rng.uniform(0.8, 1.3)),
+                light=light / np.linalg.norm(light))
+
+
+def _rgb(color, shade=1.0):
+    return tuple(int(c) for c in np.clip(np.asarray(color) * shade, 0, 255))
+
+
+def _tube(draw, a, b, width, color, light):
+    """A limb from a to b (px) as a lit cylinder: a dark rim, the colour, a highlight on the light's side."""
+    d = np.asarray(b, float) - np.asarray(a, float)
+    n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-6)
+    n = n if n @ light >= 0 else -n  # the normal that faces the light
+    for frac, shift, shade in ((1.0, 0.0, 0.55), (0.78, -0.06, 0.95), (0.32, 0.2, 1.3)):
+        wid = max(1.0, width * frac)
+        off = n * shift * width
+        fill = _rgb(color, shade)
+        pa, pb = tuple(np.asarray(a) + off), tuple(np.asarray(b) + off)
+        draw.line([pa, pb], fill=fill, width=max(1, int(round(wid))))
+        for x, y in (pa, pb):
+            draw.ellipse([x - wid / 2, y - wid / 2, x + wid / 2, y + wid / 2], fill=fill)
+
+
+def _blob(draw, center, rx, ry, color, light, shades=(0.6, 1.0, 1.25)):
+    """A lit ellipse (head, hand, shoe): rim, colour and a highlight toward the light."""
+    x, y = center
+    for frac, shift, shade in ((1.0, 0.0, shades[0]), (0.86, -0.05, shades[1]), (0.4, 0.35, shades[2])):
+        cx, cy = x + light[0] * shift * rx, y + light[1] * shift * ry
+        draw.ellipse([cx - rx * frac, cy - ry * frac, cx + rx * frac, cy + ry * frac], fill=_rgb(color, shade))
+
+
+def _lit_polygon(draw, pts, px, scale, color, light):
+    """A convex body part (torso, seat) in body units: rim, colour and a highlight, shrunk toward its middle."""
+    mid = pts.mean(0)
+    for frac, shift, shade in ((1.0, 0.0, 0.6), (0.88, -0.01, 0.95), (0.45, 0.03, 1.2)):
+        draw.polygon([tuple(px(mid + (q - mid) * frac) + light * shift * scale) for q in pts],
+                     fill=_rgb(color, shade))
+
+
+def _face(draw, pose, px, scale, look, hup, look_x):
+    """Eyes (not the one behind the head), the near ear in a side view, the nose and the mouth."""
+    k = pose["k"]
+    r_eye = max(0.6, 0.009 * scale)
+    for s in ("left", "right"):
+        if s != pose["hidden_side"]:
+            ex, ey = px(k[J[f"{s}_eye"]])
+            draw.ellipse([ex - r_eye, ey - r_eye, ex + r_eye, ey + r_eye], fill=(30, 25, 25))
+            if pose["hidden_side"]:
+                _blob(draw, px(k[J[f"{s}_ear"]]), 0.016 * scale, 0.024 * scale, look.skin, look.light, shades=(0.6, 0.85, 1.0))
+    nx, ny = px(k[J["nose"]])
+    r = max(0.6, 0.011 * scale)
+    draw.ellipse([nx - r, ny - r, nx + r, ny + r], fill=_rgb(look.skin, 0.7))
+    hside = np.array([-hup[1], hup[0]])
+    m = px(pose["head"] - 0.04 * hup + look_x * 0.035 * hside)
+    half = (0.015 - 0.005 * abs(look_x)) * scale * hside
+    draw.line([tuple(m - half), tuple(m + half)], fill=_rgb(look.skin, 0.35), width=max(1, int(0.008 * scale)))
+
+
+def _photo_draw_person(draw, pose, to_px, scale, look):
+    """Paint a person far side first: legs in trousers or shorts, shoes, torso in its top, arms in sleeves,
+    hands, neck, hair and a head with eyes, ears, nose and mouth."""
+    k, px, b = pose["k"], to_px, look.build
+    tube = lambda a, c, w, color: _tube(draw, px(a), px(c), w * b * scale, color, look.light)
+
+    def leg(s):
+        hip, knee, ankle = (k[J[f"{s}_{n}"]] for n in ("hip", "knee", "ankle"))
+        tube(hip, knee, 0.075, look.bottom)
+        tube(knee, ankle, 0.058, look.bottom if look.long_trousers else look.skin)
+        toe = np.array([{"front": 0.0, "left": -1.0, "right": 1.0}[pose["facing"]] * 0.035, 0.012])
+        _blob(draw, px(ankle + toe), 0.04 * b * scale, 0.024 * b * scale, look.shoes, look.light)
+
+    def arm(s):
+        shoulder, elbow, wrist = (k[J[f"{s}_{n}"]] for n in ("shoulder", "elbow", "wrist"))
+        tube(shoulder, elbow, 0.056, look.top if look.sleeves else look.skin)
+        tube(elbow, wrist, 0.046, look.top if look.sleeves == 2 else look.skin)
+        _blob(draw, px(wrist + 0.018 * (wrist - elbow) / max(np.linalg.norm(wrist - elbow), 1e-6)),
+              0.024 * b * scale, 0.028 * b * scale, look.skin, look.light)
+
+    far = pose["hidden_side"]
+    near = {"left": "right", "right": "left"}.get(far)
+    for s in ([far] if far else ["left", "right"]):
+        leg(s)
+    if far:
+        arm(far)
+    head, neck = pose["head"], pose["neck"]
+    hup = (head - neck) / np.linalg.norm(head - neck)
+    hside = np.array([-hup[1], hup[0]])
+    look_x = {"front": 0.0, "left": -1.0, "right": 1.0}[pose["facing"]]
+    if look.hair_style == "long":  # hair falling behind the head and neck
+        _blob(draw, px(head - 0.05 * hup - look_x * 0.02 * hside), 1.15 * HEAD_RX * scale, 1.55 * HEAD_RY * scale,
+              look.hair, look.light)
+    tube(neck, head - 0.02 * hup, 0.045, look.skin)
+    torso = np.array([k[J["left_shoulder"]], k[J["right_shoulder"]], k[J["right_hip"]], k[J["left_hip"]]])
+    _lit_polygon(draw, torso.mean(0) + (torso - torso.mean(0)) * np.array([[1.12], [1.12], [1.0], [1.0]]) * b,
+                 px, scale, look.top, look.light)
+    tube(neck - 0.015 * hup, pose["pelvis"], 0.12, look.top)
+    up = (neck - pose["pelvis"]) / np.linalg.norm(neck - pose["pelvis"])
+    side = np.array([-up[1], up[0]]) * max(np.linalg.norm(k[J["left_hip"]] - pose["pelvis"]), 0.05) * 1.2 * b
+    _lit_polygon(draw, pose["pelvis"] + np.array([side + 0.07 * up, -side + 0.07 * up, -side - 0.03 * up, side - 0.03 * up]),
+                 px, scale, look.bottom, look.light)  # the trousers' seat
+    _blob(draw, px(head), HEAD_RX * scale, HEAD_RY * scale, look.skin, look.light, shades=(0.75, 1.0, 1.12))
+    if look.hair_style != "none":  # a cap of hair above the hairline, toward the back of the head
+        x, y = px(head)
+        angle = math.degrees(math.atan2(hup[1], hup[0])) - look_x * 35  # toward the back of the head in a side view
+        box = [x - HEAD_RX * scale, y - HEAD_RY * scale, x + HEAD_RX * scale, y + HEAD_RY * scale]
+        draw.chord(box, angle - 70, angle + 70, fill=_rgb(look.hair))
+    _face(draw, pose, px, scale, look, hup, look_x)
+    if far:
+        leg(near)
+        arm(near)
+    else:
+        arm("left")
+        arm("right")
+
+
+def _paste(img, layer):
+    """Lay a painted RGBA layer over the picture; returns the picture and the pixels the layer covers."""
+    img.paste(layer, (0, 0), layer)
+    return img, np.asarray(layer)[:, :, 3] > 0
+
+
+def _photo_place(rng, p, h, w):
+    """As the flat style, and one picture in five a close-up of the first person that the border cuts."""
+    if p == 0 and rng.random() < 0.2:
+        return h * rng.uniform(1.0, 1.7), np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.55, 0.9) * h])
+    return _flat_place(rng, p, h, w)
+
+
+def _photo_person(rng, img, pose, to_px, scale):
+    look = _photo_look(rng)
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))  # painted apart: its opaque pixels are the person's
+    _photo_draw_person(ImageDraw.Draw(layer), pose, to_px, scale, look)
+    return _paste(img, layer)
+
+
+def _low_frequency(rng, h, w, lo, hi):
+    """A smooth random field in [lo, hi], (h, w): uneven light."""
+    small = Image.fromarray(rng.uniform(0, 255, (4, 5)).astype(np.uint8))
+    return lo + (hi - lo) * np.asarray(small.resize((w, h), Image.BILINEAR), dtype=np.float32)[:, :, None] / 255
+
+
+def _object(rng, cx, cy, rx, ry):
+    """A box, a blob or a polygon (star-shaped about its centre) of half-sizes rx, ry about (cx, cy)."""
+    shape = str(rng.choice(["rectangle", "ellipse", "polygon"]))
+    if shape == "polygon":
+        angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(3, 7))))
+        radii = rng.uniform(0.5, 1.0, len(angles))
+        pts = np.stack([cx + rx * radii * np.cos(angles), cy + ry * radii * np.sin(angles)], 1)
+    else:
+        pts = np.array([[cx - rx, cy - ry], [cx + rx, cy + ry]])
+    return {"shape": shape, "points": pts, "center": np.array([cx, cy]), "color": rng.uniform(15, 240, 3),
+            "stripes": shape == "rectangle" and rng.random() < 0.3}
+
+
+def _paint(draw, obj):
+    """Paint an object: its rim, its body and a highlight, each shrunk toward its centre; stripes on some boxes."""
+    shape, pts, c = obj["shape"], obj["points"], obj["center"]
+    for frac, shade in ((1.0, 0.7), (0.82, 1.0), (0.35, 1.2)):
+        q = c + (pts - c) * frac
+        fill = _rgb(obj["color"], shade)
+        if shape == "polygon":
+            draw.polygon([tuple(p) for p in q], fill=fill)
+        else:
+            getattr(draw, shape)([*q[0], *q[1]], fill=fill)
+    if obj["stripes"]:
+        (x0, y0), (x1, y1) = pts
+        for x in np.arange(x0 + 1, x1 - 1, max(2.0, (x1 - x0) / 6)):
+            draw.line([(x, y0 + 1), (x, y1 - 1)], fill=_rgb(obj["color"], 0.8), width=1)
+
+
+def _photo_background(rng, h, w):
+    """A wall and a floor under uneven light, grain, and 4 to 14 shaded objects; sometimes out of focus."""
+    wall, floor = rng.uniform(20, 235, 3).astype(np.float32), rng.uniform(20, 235, 3).astype(np.float32)
+    horizon = int(rng.uniform(0.35, 0.85) * h)
+    base = np.where(np.arange(h)[:, None, None] < horizon, wall, floor)
+    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(2, 10))
+    grain = np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]
+    img = Image.fromarray(np.clip(base * _low_frequency(rng, h, w, 0.6, 1.2) + grain, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for _ in range(rng.integers(4, 15)):
+        size = rng.uniform(0.05, 0.3)
+        _paint(draw, _object(rng, rng.uniform(-0.1, 1.1) * w, rng.uniform(-0.1, 1.1) * h,
+                             size * w * rng.uniform(0.4, 1.0), size * h * rng.uniform(0.4, 1.0)))
+    if rng.random() < 0.5:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
+    return img
+
+
+def _photo_occluders(rng, img, owner, people, cfg):
+    """Shaded objects, three in four put over a joint of someone in the picture (the rest anywhere), sized by
+    that person; their pixels are marked -1 in owner."""
+    h, w = owner.shape
+    occluders = []
+    if rng.random() < cfg.occluder_prob:
+        for _ in range(rng.integers(1, 3)):
+            person = people[int(rng.integers(len(people)))]
+            if rng.random() < 0.75:
+                cx, cy = person["k"][int(rng.integers(17))] + rng.normal(0, 0.02 * person["scale"], 2)
+            else:
+                cx, cy = rng.uniform(0, 1, 2) * (w, h)
+            rx, ry = person["scale"] * rng.uniform(0.04, 0.18, 2)
+            obj = _object(rng, cx, cy, rx, ry)
+            layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+            _paint(ImageDraw.Draw(layer), obj)
+            img, covered = _paste(img, layer)
+            owner[covered] = -1
+            pts = obj["points"]
+            box = [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
+            occluders.append({"shape": obj["shape"], "box": box,
+                              **({"points": pts.round(3).tolist()} if obj["shape"] == "polygon" else {})})
+    return img, occluders
+
+
+def _photo_finish(rng, img, cfg):
+    """The camera: exposure, focus or motion blur, sensor noise and a JPEG quality of 35-95."""
+    if rng.random() < 0.35:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    h, w = img.height, img.width
+    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(0, 7))
+    noise = np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]
+    arr = np.asarray(img, dtype=np.float32) * np.float32(rng.uniform(0.75, 1.2)) + noise
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)), int(rng.integers(35, 96))
+
+
+class Style(NamedTuple):
+    """How a SynthPose picture is drawn: its background, where people stand, how a person is painted (returning
+    the person's pixels), the occluders (marking theirs) and the camera's finish (returning the JPEG quality)."""
+    background: Callable
+    place: Callable
+    person: Callable
+    occluders: Callable
+    finish: Callable
+
+
+STYLES = {"flat": Style(_background, _flat_place, _flat_person, _flat_occluders, _flat_finish),
+          "photo": Style(_photo_background, _photo_place, _photo_person, _photo_occluders, _photo_finish)}
+
+
+
+
+def render_image(rng, cfg):
+    """One image: background, 1..max_people people, occluders, in cfg.style.
+    Returns (image, people, occluders, JPEG quality)."""
+    h, w = cfg.height, cfg.width
+    style = STYLES[cfg.style]
+    img = style.background(rng, h, w)
+    owner = np.full((h, w), -2, dtype=np.int16)  # who covers each pixel: person index, -1 occluder
+    n_people = 1 + int(rng.integers(0, cfg.max_people)) if rng.random() < 0.5 else 1
+    people = []
+    for p in range(n_people):
+        pose = sample_pose(rng)
+        scale, center = style.place(rng, p, h, w)
+        to_px = lambda q, c=center, s=scale: c + s * np.asarray(q)
+        img, body = style.person(rng, img, pose, to_px, scale)
+        owner[body] = p
+        hup = (pose["head"] - pose["neck"]) / np.linalg.norm(pose["head"] - pose["neck"])
+        body_points = {"pelvis": pose["pelvis"], "thorax": pose["neck"], "upper_neck": pose["head"] - 0.07 * hup,
+                       "head_top": pose["head"] + HEAD_RY * hup}  # what MPII labels beside COCO's joints
+        hx, hy = to_px(pose["head"])
+        people.append({"k": to_px(pose["k"]), "scale": scale, "hidden_side": pose["hidden_side"],
+                       "body": {name: to_px(q) for name, q in body_points.items()},
+                       "head_box": [hx - HEAD_RX * scale, hy - HEAD_RY * scale, hx + HEAD_RX * scale, hy + HEAD_RY * scale]})
+    img, occluders = style.occluders(rng, img, owner, people, cfg)
+
     def visibility(k, p):  # 0 outside the image, 1 covered, 2 seen
         inside = (k[:, 0] >= 0) & (k[:, 0] <= w - 1) & (k[:, 1] >= 0) & (k[:, 1] <= h - 1)
         xi, yi = np.clip(k[:, 0].round().astype(int), 0, w - 1), np.clip(k[:, 1].round().astype(int), 0, h - 1)
@@ -232,7 +527,8 @@ def render_image(rng, cfg):
         person["v"] = v
         person["body_v"] = dict(zip(person["body"], visibility(np.array(list(person["body"].values())), p)))
         person["visible_pixels"] = np.argwhere(owner == p)
-    return img, people, occluders
+    img, quality = style.finish(rng, img, cfg)
+    return img, people, occluders, quality
 
 
 def _noise_scale_px(person, cfg, sigmas=OKS_SIGMAS, v=None):
@@ -261,9 +557,9 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False,
     for i in tqdm(range(n_images), desc=f"synthpose {split}", disable=not progress):
         image_id = first_id + i
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, i])
-        img, people, occluders = render_image(rng, cfg)
+        img, people, occluders, quality = render_image(rng, cfg)
         name = f"{image_id:012d}.jpg"
-        img.save(os.path.join(root, "images", split, name), quality=cfg.jpeg_quality)
+        img.save(os.path.join(root, "images", split, name), quality=quality)
         images.append({"id": image_id, "file_name": name, "height": cfg.height, "width": cfg.width})
         for person in people:
             pix = person["visible_pixels"]
@@ -352,6 +648,8 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False, layout="c
     cfg = config or SynthPoseConfig()
     if cfg.noise_law not in NOISE_LAWS:
         raise ValueError(f"unknown noise law {cfg.noise_law!r}; choose one of {', '.join(NOISE_LAWS)}.")
+    if cfg.style not in STYLES:
+        raise ValueError(f"unknown SynthPose style {cfg.style!r}; choose one of {', '.join(STYLES)}.")
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
     if n_train < 0 or n_val < 0 or n_train + n_val < 1:
