@@ -1,7 +1,7 @@
 #!/bin/bash
 # The GPU run of "Pose models near the noise floor" (docs/results/table-in-small.md): five SynthPose models side by side on one GPU, exported
-# to fp16 checkpoints under $OUT (split into 15 MB parts where larger), then scored here with
-#   python benchmarks/noise_floor.py CHECKPOINTS --seed 7 --n-val 150
+# to fp16 checkpoints under $OUT named NAME_$STYLE.pt (split into 15 MB parts where larger), then scored here with
+#   python benchmarks/noise_floor.py CHECKPOINTS --seed 7 --n-val 150 --style $STYLE
 # For a machine without network whose Python has torch, torchvision and timm but not pycocotools. Prepare from
 # the project root (.gpu/ is git-ignored and travels as a carried folder):
 #   echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu
@@ -12,7 +12,7 @@
 #     torch.save({k: v.half() if v.is_floating_point() else v for k, v in s.items()}, '.gpu/lite0_fp16.pth')"
 # (float16 keeps the working tree that travels under its 64 MiB). Then on the GPU machine: bash benchmarks/noise_floor_gpu.sh
 # (about 9 minutes on an H200 with 16 cores). A dry run on a CPU: TINY=1 OUT=/tmp/gpuout bash benchmarks/noise_floor_gpu.sh
-# STYLE=photo trains on SynthPose's photo style instead (the table above ran on the flat style, the default).
+# STYLE=photo trains on SynthPose's photo style instead (the results page's table ran on the flat style, the default).
 set -u
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -58,9 +58,10 @@ for name in "${!RUNS[@]}"; do
   cat /tmp/runs/$name/metrics.csv 2>/dev/null
   ckpt=/tmp/runs/$name/best.pt; [ -f $ckpt ] || ckpt=/tmp/runs/$name/last.pt
   [ -f $ckpt ] || continue
-  python3 -m rlelab export --checkpoint $ckpt --out /tmp/runs/$name.pt
-  size=$(stat -c %s /tmp/runs/$name.pt)
-  if [ $size -gt 15000000 ]; then split -b 15000000 -d /tmp/runs/$name.pt "$OUT/$name.pt.part"; else cp /tmp/runs/$name.pt "$OUT/"; fi
+  file=/tmp/runs/${name}_$STYLE.pt
+  python3 -m rlelab export --checkpoint $ckpt --out $file
+  size=$(stat -c %s $file)
+  if [ $size -gt 15000000 ]; then split -b 15000000 -d $file "$OUT/$(basename $file).part"; else cp $file "$OUT/"; fi
 done
 ls -la "$OUT"
 say "done"

@@ -13,7 +13,7 @@ from rlelab.topdown import TopDownConfig
 from rlelab.crop import to_image_coordinates
 from rlelab.tasks.mpii import LAYOUT as MPII
 from rlelab.tasks.mpii import mpii_paths, TopDownMPII
-from rlelab.data.synthpose import SynthPoseConfig, generate
+from rlelab.data.synthpose import MPII_FROM, SynthPoseConfig, generate
 from rlelab.tasks.mpii import head_sizes, mpii_scores, pckh
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,13 +165,33 @@ def test_synthpose_writes_mpii_with_head_boxes_and_its_truth(synth_mpii, tmp_pat
 
 
 def test_synthpose_photo_style_writes_the_same_mpii_layout(tmp_path):
-    root = generate(str(tmp_path / "photo"), n_train=0, n_val=6, seed=2, layout="mpii", config=SynthPoseConfig(style="photo"))
-    data = TopDownMPII(*mpii_paths(root, "val"), TopDownConfig(input_size=(64, 64), heatmaps=False))
+    """The photo style in MPII's layout: a perfect result scores PCKh 1, and every MPII person is a COCO person of
+    the same seed's picture, its 12 shared joints and their visibility those COCO's layout gives them."""
+    config = SynthPoseConfig(style="photo")
+    root = Path(generate(str(tmp_path / "mpii"), n_train=0, n_val=12, seed=2, layout="mpii", config=config))
+    data = TopDownMPII(*mpii_paths(str(root), "val"), TopDownConfig(input_size=(64, 64), heatmaps=False))
     perfect = [{"ann_id": i, "image_id": s["image_id"], "score": 1.0,
                 "keypoints": np.concatenate([s["keypoints"][:, :2], np.ones((16, 1))], 1).reshape(-1).tolist()}
                for i, s in enumerate(data.samples)]
-    assert len(perfect) > 6 and mpii_scores(perfect, data)["PCKh"] == 1.0
-    assert json.loads((Path(root) / "annotations" / "truth_val.json").read_text())["config"]["style"] == "photo"
+    assert len(perfect) > 12 and mpii_scores(perfect, data)["PCKh"] == 1.0
+    truth = json.loads((root / "annotations" / "truth_val.json").read_text())
+    assert truth["config"]["style"] == "photo"
+
+    coco = Path(generate(str(tmp_path / "coco"), n_train=0, n_val=12, seed=2, config=config))
+    image_of = {a["id"]: a["image_id"] for a in
+                json.loads((coco / "annotations" / "person_keypoints_val.json").read_text())["annotations"]}
+    coco_people = {}
+    for t in json.loads((coco / "annotations" / "truth_val.json").read_text())["annotations"]:
+        coco_people.setdefault(image_of[t["id"]], []).append(np.array(t["keypoints"]).reshape(17, 3))
+    shared = [m for m, j in enumerate(MPII_FROM) if isinstance(j, int)]
+    coco_of_shared = [MPII_FROM[m] for m in shared]
+    people = json.loads((root / "annotations" / "mpii_val.json").read_text())
+    for person in truth["people"]:
+        image_id = int(people[person["index"]]["image"].split(".")[0])
+        joints, v = np.array(person["joints"])[shared], np.array(person["visibility"])[shared]
+        assert any(np.allclose(k[coco_of_shared, :2], joints) and (k[coco_of_shared, 2] == v).all()
+                   for k in coco_people[image_id]), f"MPII person {person['index']} is no COCO person"
+    assert len(truth["people"]) > 12
 
 
 def test_an_mpii_model_trains_is_chosen_by_pckh_and_evaluates_on_the_real_samples(synth_mpii, tmp_path):

@@ -1,6 +1,7 @@
 """SynthPose: procedurally drawn people written in the exact COCO person-keypoints layout, or MPII's.
 
     python -m rlelab synthpose --out DIR --n-train N --n-val M --size 256x192 --seed S [--layout mpii]
+        [--style flat|photo]
 
 writes DIR/annotations/person_keypoints_{train,val}.json, DIR/images/{train,val}/*.jpg,
 DIR/annotations/person_detections_{train,val}.json (COCO results format, jittered boxes with
@@ -14,7 +15,6 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
-
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -34,6 +34,7 @@ MPII_FROM = [J["right_ankle"], J["right_knee"], J["right_hip"], J["left_hip"], J
 MPII_SIGMAS = np.array([OKS_SIGMAS[j] if isinstance(j, int) else {"pelvis": OKS_SIGMAS[J["left_hip"]],
                         "thorax": OKS_SIGMAS[J["left_shoulder"]]}.get(j, OKS_SIGMAS[J["left_ear"]]) for j in MPII_FROM])
 HEAD_RX, HEAD_RY = 0.075, 0.075 * 1.1  # the head's ellipse, in body units
+FACING_X = {"front": 0.0, "left": -1.0, "right": 1.0}  # where the nose points, along image x
 
 
 @dataclass
@@ -87,7 +88,7 @@ def sample_pose(rng):
         t2 = _rot(t1, sign * rng.uniform(0, math.radians(90)))
         k[J[f"{s}_ankle"]] = k[J[f"{s}_knee"]] + 0.23 * t2
     head = neck + 0.11 * _rot(up, rng.normal(0, math.radians(10)))
-    look = {"front": 0.0, "left": -1.0, "right": 1.0}[facing]  # where the nose points, along image x
+    look = FACING_X[facing]
     hup = (head - neck) / np.linalg.norm(head - neck)
     hside = np.array([-hup[1], hup[0]])
     k[J["nose"]] = head - 0.01 * hup + look * 0.06 * hside
@@ -140,13 +141,19 @@ def _draw_person(draw, pose, to_px, scale, colors):
         arm("right")
 
 
+def _tiled_noise(rng, h, w, lo, hi):
+    """Sensor grain of a standard deviation drawn in [lo, hi], (h, w, 3) float32: a 64x64 tile repeated (cheap)."""
+    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(lo, hi))
+    return np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]
+
+
 def _background(rng, h, w):
+    """The flat style's room: a two-colour gradient, grain, and 2 to 7 flat boxes and blobs."""
     a, b = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
     vertical = rng.random() < 0.5
     t = np.linspace(0, 1, h if vertical else w, dtype=np.float32)
     t = t[:, None, None] if vertical else t[None, :, None]
-    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(2, 12))
-    grain = np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]  # sensor grain, from a tile (cheap)
+    grain = _tiled_noise(rng, h, w, 2, 12)
     img = Image.fromarray(np.clip(a + (b - a) * t + grain, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     for _ in range(rng.integers(2, 8)):  # furniture: random boxes and blobs
@@ -216,6 +223,7 @@ def _flat_occluders(rng, img, owner, people, cfg):
 
 
 def _flat_finish(rng, img, cfg):
+    """The flat style's camera: none; the configured JPEG quality."""
     return img, cfg.jpeg_quality
 
 
@@ -243,18 +251,30 @@ class Look(NamedTuple):
 
 
 def _photo_look(rng):
+    """A random Look: a skin tone between light and dark, a top, trousers (mostly of trouser colours), shoes,
+    hair, sleeves, build, and light from above on one side."""
     t = rng.random()
     light = np.array([rng.uniform(-1, 1), -rng.uniform(0.3, 1)])
-    return Look(skin=SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * t, top=rng.uniform(20, 235, 3),
-                bottom=TROUSER_COLORS[rng.integers(len(TROUSER_COLORS))] * rng.uniform(0.7, 1.3) if rng.random() < 0.7
-                else rng.uniform(20, 235, 3), shoes=rng.uniform(10, 90, 3), hair=HAIR_COLORS[rng.integers(len(HAIR_COLORS))],
+    top = rng.uniform(20, 235, 3)
+    bottom = (TROUSER_COLORS[rng.integers(len(TROUSER_COLORS))] * rng.uniform(0.7, 1.3) if rng.random() < 0.7
+              else rng.uniform(20, 235, 3))
+    return Look(skin=SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * t, top=top, bottom=bottom, shoes=rng.uniform(10, 90, 3), hair=HAIR_COLORS[rng.integers(len(HAIR_COLORS))],
                 sleeves=int(rng.choice(3, p=[0.25, 0.4, 0.35])), long_trousers=bool(rng.random() < 0.7),
                 hair_style=str(rng.choice(["none", "short", "long"], p=[0.1, 0.6, 0.3])), build=float(rng.uniform(0.8, 1.3)),
                 light=light / np.linalg.norm(light))
 
 
 def _rgb(color, shade=1.0):
+    """A colour times a shade, as PIL's 0-255 integer tuple."""
     return tuple(int(c) for c in np.clip(np.asarray(color) * shade, 0, 255))
+
+
+def _ellipse(draw, x, y, rx, ry, fill):
+    """An ellipse of radii rx, ry about (x, y). PIL leaves the pixel holding a small disk's centre empty one time
+    in nine under a 1 px radius (one in 25 under 2 px): those are drawn about that pixel, at least 3 px across."""
+    if min(rx, ry) < 2:
+        x, y, rx, ry = round(x), round(y), max(1, round(rx)), max(1, round(ry))
+    draw.ellipse([x - rx, y - ry, x + rx, y + ry], fill=fill)
 
 
 def _tube(draw, a, b, width, color, light):
@@ -268,16 +288,15 @@ def _tube(draw, a, b, width, color, light):
         fill = _rgb(color, shade)
         pa, pb = tuple(np.asarray(a) + off), tuple(np.asarray(b) + off)
         draw.line([pa, pb], fill=fill, width=max(1, int(round(wid))))
-        for x, y in (pa, pb):
-            draw.ellipse([x - wid / 2, y - wid / 2, x + wid / 2, y + wid / 2], fill=fill)
+        for x, y in (pa, pb):  # round ends, painting the joints' own pixels
+            _ellipse(draw, x, y, wid / 2, wid / 2, fill)
 
 
 def _blob(draw, center, rx, ry, color, light, shades=(0.6, 1.0, 1.25)):
-    """A lit ellipse (head, hand, shoe): rim, colour and a highlight toward the light."""
+    """A lit ellipse (head, hand, shoe, ear): rim, colour and a highlight toward the light."""
     x, y = center
     for frac, shift, shade in ((1.0, 0.0, shades[0]), (0.86, -0.05, shades[1]), (0.4, 0.35, shades[2])):
-        cx, cy = x + light[0] * shift * rx, y + light[1] * shift * ry
-        draw.ellipse([cx - rx * frac, cy - ry * frac, cx + rx * frac, cy + ry * frac], fill=_rgb(color, shade))
+        _ellipse(draw, x + light[0] * shift * rx, y + light[1] * shift * ry, rx * frac, ry * frac, _rgb(color, shade))
 
 
 def _lit_polygon(draw, pts, px, scale, color, light):
@@ -289,22 +308,22 @@ def _lit_polygon(draw, pts, px, scale, color, light):
 
 
 def _face(draw, pose, px, scale, look, hup, look_x):
-    """Eyes (not the one behind the head), the near ear in a side view, the nose and the mouth."""
-    k = pose["k"]
-    r_eye = max(0.6, 0.009 * scale)
-    for s in ("left", "right"):
-        if s != pose["hidden_side"]:
-            ex, ey = px(k[J[f"{s}_eye"]])
-            draw.ellipse([ex - r_eye, ey - r_eye, ex + r_eye, ey + r_eye], fill=(30, 25, 25))
-            if pose["hidden_side"]:
-                _blob(draw, px(k[J[f"{s}_ear"]]), 0.016 * scale, 0.024 * scale, look.skin, look.light, shades=(0.6, 0.85, 1.0))
+    """Ears and eyes (not those behind the head), the nose and the mouth; the eyes last, so that on a small
+    head nothing else covers the eye joints."""
+    k, far = pose["k"], pose["hidden_side"]
+    for s in ("left", "right"):  # the ears: both from the front, the near one in a side view
+        if s != far:
+            _blob(draw, px(k[J[f"{s}_ear"]]), 0.016 * scale, 0.024 * scale, look.skin, look.light, shades=(0.6, 0.85, 1.0))
     nx, ny = px(k[J["nose"]])
-    r = max(0.6, 0.011 * scale)
-    draw.ellipse([nx - r, ny - r, nx + r, ny + r], fill=_rgb(look.skin, 0.7))
+    _ellipse(draw, nx, ny, 0.011 * scale, 0.011 * scale, _rgb(look.skin, 0.7))
     hside = np.array([-hup[1], hup[0]])
     m = px(pose["head"] - 0.04 * hup + look_x * 0.035 * hside)
     half = (0.015 - 0.005 * abs(look_x)) * scale * hside
     draw.line([tuple(m - half), tuple(m + half)], fill=_rgb(look.skin, 0.35), width=max(1, int(0.008 * scale)))
+    for s in ("left", "right"):
+        if s != far:
+            ex, ey = px(k[J[f"{s}_eye"]])
+            _ellipse(draw, ex, ey, 0.009 * scale, 0.009 * scale, (30, 25, 25))
 
 
 def _photo_draw_person(draw, pose, to_px, scale, look):
@@ -317,7 +336,7 @@ def _photo_draw_person(draw, pose, to_px, scale, look):
         hip, knee, ankle = (k[J[f"{s}_{n}"]] for n in ("hip", "knee", "ankle"))
         tube(hip, knee, 0.075, look.bottom)
         tube(knee, ankle, 0.058, look.bottom if look.long_trousers else look.skin)
-        toe = np.array([{"front": 0.0, "left": -1.0, "right": 1.0}[pose["facing"]] * 0.035, 0.012])
+        toe = np.array([FACING_X[pose["facing"]] * 0.035, 0.012])
         _blob(draw, px(ankle + toe), 0.04 * b * scale, 0.024 * b * scale, look.shoes, look.light)
 
     def arm(s):
@@ -336,7 +355,7 @@ def _photo_draw_person(draw, pose, to_px, scale, look):
     head, neck = pose["head"], pose["neck"]
     hup = (head - neck) / np.linalg.norm(head - neck)
     hside = np.array([-hup[1], hup[0]])
-    look_x = {"front": 0.0, "left": -1.0, "right": 1.0}[pose["facing"]]
+    look_x = FACING_X[pose["facing"]]
     if look.hair_style == "long":  # hair falling behind the head and neck
         _blob(draw, px(head - 0.05 * hup - look_x * 0.02 * hside), 1.15 * HEAD_RX * scale, 1.55 * HEAD_RY * scale,
               look.hair, look.light)
@@ -378,6 +397,7 @@ def _photo_place(rng, p, h, w):
 
 
 def _photo_person(rng, img, pose, to_px, scale):
+    """Paint one person in a random Look on its own layer; returns the image and the person's pixels."""
     look = _photo_look(rng)
     layer = Image.new("RGBA", img.size, (0, 0, 0, 0))  # painted apart: its opaque pixels are the person's
     _photo_draw_person(ImageDraw.Draw(layer), pose, to_px, scale, look)
@@ -391,16 +411,25 @@ def _low_frequency(rng, h, w, lo, hi):
 
 
 def _object(rng, cx, cy, rx, ry):
-    """A box, a blob or a polygon (star-shaped about its centre) of half-sizes rx, ry about (cx, cy)."""
+    """A box, a blob or a polygon of half-sizes rx, ry about (cx, cy). The polygon's corners go round the centre
+    with every angular gap under pi, so the centre is inside it and the shrunk copies _paint lays stay within."""
     shape = str(rng.choice(["rectangle", "ellipse", "polygon"]))
     if shape == "polygon":
-        angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(3, 7))))
+        gaps = rng.uniform(0.7, 1.3, int(rng.integers(3, 7)))  # largest gap: 2 pi 1.3 / (1.3 + 2 0.7) < pi
+        angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.cumsum(gaps) / gaps.sum()
         radii = rng.uniform(0.5, 1.0, len(angles))
         pts = np.stack([cx + rx * radii * np.cos(angles), cy + ry * radii * np.sin(angles)], 1)
     else:
         pts = np.array([[cx - rx, cy - ry], [cx + rx, cy + ry]])
     return {"shape": shape, "points": pts, "center": np.array([cx, cy]), "color": rng.uniform(15, 240, 3),
             "stripes": shape == "rectangle" and rng.random() < 0.3}
+
+
+def _record(obj):
+    """An object as truth_*.json records an occluder: its shape, its box and a polygon's corners."""
+    pts = obj["points"]
+    box = [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
+    return {"shape": obj["shape"], "box": box, **({"points": pts.round(3).tolist()} if obj["shape"] == "polygon" else {})}
 
 
 def _paint(draw, obj):
@@ -424,8 +453,7 @@ def _photo_background(rng, h, w):
     wall, floor = rng.uniform(20, 235, 3).astype(np.float32), rng.uniform(20, 235, 3).astype(np.float32)
     horizon = int(rng.uniform(0.35, 0.85) * h)
     base = np.where(np.arange(h)[:, None, None] < horizon, wall, floor)
-    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(2, 10))
-    grain = np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]
+    grain = _tiled_noise(rng, h, w, 2, 10)
     img = Image.fromarray(np.clip(base * _low_frequency(rng, h, w, 0.6, 1.2) + grain, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     for _ in range(rng.integers(4, 15)):
@@ -455,20 +483,16 @@ def _photo_occluders(rng, img, owner, people, cfg):
             _paint(ImageDraw.Draw(layer), obj)
             img, covered = _paste(img, layer)
             owner[covered] = -1
-            pts = obj["points"]
-            box = [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
-            occluders.append({"shape": obj["shape"], "box": box,
-                              **({"points": pts.round(3).tolist()} if obj["shape"] == "polygon" else {})})
+            occluders.append(_record(obj))
     return img, occluders
 
 
 def _photo_finish(rng, img, cfg):
-    """The camera: exposure, focus or motion blur, sensor noise and a JPEG quality of 35-95."""
+    """The camera: out of focus one time in three, exposure, sensor noise and a JPEG quality of 35-95."""
     if rng.random() < 0.35:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
     h, w = img.height, img.width
-    tile = rng.standard_normal((64, 64, 3), dtype=np.float32) * np.float32(rng.uniform(0, 7))
-    noise = np.tile(tile, (-(-h // 64), -(-w // 64), 1))[:h, :w]
+    noise = _tiled_noise(rng, h, w, 0, 7)
     arr = np.asarray(img, dtype=np.float32) * np.float32(rng.uniform(0.75, 1.2)) + noise
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)), int(rng.integers(35, 96))
 
@@ -485,8 +509,6 @@ class Style(NamedTuple):
 
 STYLES = {"flat": Style(_background, _flat_place, _flat_person, _flat_occluders, _flat_finish),
           "photo": Style(_photo_background, _photo_place, _photo_person, _photo_occluders, _photo_finish)}
-
-
 
 
 def render_image(rng, cfg):
@@ -577,7 +599,7 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False,
             x, y = rng.uniform(0, cfg.width - bw), rng.uniform(0, cfg.height - bh)
             dets.append({"image_id": image_id, "category_id": 1, "score": round(float(rng.uniform(0.05, 0.4)), 4),
                          "bbox": [round(float(v), 2) for v in (x, y, bw, bh)]})
-        truth_images.append({"image_id": image_id, "occluders": occluders})
+        truth_images.append({"image_id": image_id, "occluders": occluders, "jpeg_quality": quality})
     return _write_split(root, split, seed, cfg, layout, images, anns, dets, truth_anns, truth_images, mpii)
 
 
