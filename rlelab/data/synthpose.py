@@ -258,7 +258,8 @@ def _photo_look(rng):
     top = rng.uniform(20, 235, 3)
     bottom = (TROUSER_COLORS[rng.integers(len(TROUSER_COLORS))] * rng.uniform(0.7, 1.3) if rng.random() < 0.7
               else rng.uniform(20, 235, 3))
-    return Look(skin=SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * t, top=top, bottom=bottom, shoes=rng.uniform(10, 90, 3), hair=HAIR_COLORS[rng.integers(len(HAIR_COLORS))],
+    return Look(skin=SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * t, top=top, bottom=bottom, shoes=rng.uniform(10, 90, 3),
+                hair=HAIR_COLORS[rng.integers(len(HAIR_COLORS))],
                 sleeves=int(rng.choice(3, p=[0.25, 0.4, 0.35])), long_trousers=bool(rng.random() < 0.7),
                 hair_style=str(rng.choice(["none", "short", "long"], p=[0.1, 0.6, 0.3])), build=float(rng.uniform(0.8, 1.3)),
                 light=light / np.linalg.norm(light))
