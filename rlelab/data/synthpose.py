@@ -311,20 +311,19 @@ def _lit_polygon(draw, pts, px, scale, color, light):
 def _face(draw, pose, px, scale, look, hup, look_x):
     """Ears and eyes (not those behind the head), the nose and the mouth; the eyes last, so that on a small
     head nothing else covers the eye joints."""
-    k, far = pose["k"], pose["hidden_side"]
-    for s in ("left", "right"):  # the ears: both from the front, the near one in a side view
-        if s != far:
-            _blob(draw, px(k[J[f"{s}_ear"]]), 0.016 * scale, 0.024 * scale, look.skin, look.light, shades=(0.6, 0.85, 1.0))
+    k = pose["k"]
+    seen = [s for s in ("left", "right") if s != pose["hidden_side"]]  # both from the front, the near one in a side view
+    for s in seen:
+        _blob(draw, px(k[J[f"{s}_ear"]]), 0.016 * scale, 0.024 * scale, look.skin, look.light, shades=(0.6, 0.85, 1.0))
     nx, ny = px(k[J["nose"]])
     _ellipse(draw, nx, ny, 0.011 * scale, 0.011 * scale, _rgb(look.skin, 0.7))
     hside = np.array([-hup[1], hup[0]])
     m = px(pose["head"] - 0.04 * hup + look_x * 0.035 * hside)
     half = (0.015 - 0.005 * abs(look_x)) * scale * hside
     draw.line([tuple(m - half), tuple(m + half)], fill=_rgb(look.skin, 0.35), width=max(1, int(0.008 * scale)))
-    for s in ("left", "right"):
-        if s != far:
-            ex, ey = px(k[J[f"{s}_eye"]])
-            _ellipse(draw, ex, ey, 0.009 * scale, 0.009 * scale, (30, 25, 25))
+    for s in seen:
+        ex, ey = px(k[J[f"{s}_eye"]])
+        _ellipse(draw, ex, ey, 0.009 * scale, 0.009 * scale, (30, 25, 25))
 
 
 def _photo_draw_person(draw, pose, to_px, scale, look):
