@@ -18,7 +18,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import has_sigma  # noqa: E402
-from rlelab.data.synthpose import STYLES, SynthPoseConfig, generate  # noqa: E402
+from rlelab.data.synthpose import STYLE_CHOICES, SynthPoseConfig, generate  # noqa: E402
 from rlelab.evaluate import evaluate, pearson, sigma_calibration  # noqa: E402
 from rlelab.tasks import TASKS  # noqa: E402
 from rlelab.tasks.coco import LAYOUT as COCO  # noqa: E402
@@ -62,7 +62,7 @@ def main():
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--seed", type=int, default=7, help="the fresh set's seed (the shipped models saw seed 0)")
     parser.add_argument("--n-val", type=int, default=150)
-    parser.add_argument("--style", choices=STYLES, default="flat", help="how the fresh set is drawn")
+    parser.add_argument("--style", choices=STYLE_CHOICES, default="flat", help="how the fresh set is drawn")
     parser.add_argument("--out", help="also write the table here (markdown)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -220,7 +220,7 @@ def _add_toy(sub):
 
 
 def _add_synthpose(sub):
-    from .data.synthpose import LAYOUTS, NOISE_LAWS, STYLES, SynthPoseConfig
+    from .data.synthpose import LAYOUTS, NOISE_LAWS, STYLE_CHOICES, SynthPoseConfig
 
     c = SynthPoseConfig()
     sp = sub.add_parser("synthpose", help="generate synthetic people in the exact COCO person-keypoints layout (or MPII's)",
@@ -236,9 +236,10 @@ def _add_synthpose(sub):
     sp.add_argument("--noise-scale", type=float, default=c.noise_scale,
                     help="noise scale in px = this * COCO's OKS sigma of the keypoint * person height")
     sp.add_argument("--max-people", type=int, default=c.max_people, help="most people in one image")
-    sp.add_argument("--style", choices=STYLES, default=c.style,
-                    help="flat: flat-coloured figures (the shipped models' data); photo: shaded people in clothes, "
-                         "with hair and faces, cluttered rooms, occluders over joints, close-ups, blur, noise, JPEG")
+    sp.add_argument("--style", choices=STYLE_CHOICES, default=c.style,
+                    help="flat: flat-coloured figures; photo: shaded people in clothes, with hair and faces, cluttered "
+                         "rooms, occluders over joints, close-ups, blur, noise, JPEG; mixed: the two in turn (the "
+                         "shipped models' data)")
     sp.set_defaults(run=_synthpose)
 
 

@@ -1,4 +1,4 @@
-"""SynthPose in both styles: determinism, COCO format (pycocotools), visibility vs occluders, the noise law actually
+"""SynthPose in both styles (and mixed, the two in turn): determinism, COCO format (pycocotools), visibility vs occluders, the noise law actually
 added; the photo style's occluders over joints, its people's pixels and its JPEG qualities."""
 import hashlib
 import io
@@ -48,6 +48,21 @@ def test_same_seed_same_bytes(tmp_path, style):
     other_style = "photo" if style == "flat" else "flat"
     other = digest(Path(generate(str(tmp_path / "o"), 12, 4, seed=3, config=SynthPoseConfig(style=other_style))))
     assert all(a[name] != other[name] for name in a if name.endswith(".jpg"))  # the style draws every picture
+
+
+def test_the_mixed_style_draws_each_picture_as_its_style_would(tmp_path):
+    """mixed: even pictures of a split flat, odd ones photo, each byte for byte the picture that style draws at
+    that index (the rng is the picture's own), and the truth file says which."""
+    mixed = Path(generate(str(tmp_path / "m"), 4, 3, seed=3, config=SynthPoseConfig(style="mixed")))
+    alone = {s: Path(generate(str(tmp_path / s), 4, 3, seed=3, config=SynthPoseConfig(style=s))) for s in STYLES}
+    for split, n in (("train", 4), ("val", 3)):
+        truth = json.loads((mixed / "annotations" / f"truth_{split}.json").read_text())
+        assert [im["style"] for im in truth["images"]] == ["flat", "photo", "flat", "photo"][:n]
+        for i, im in enumerate(truth["images"]):
+            name = Path("images") / split / f"{im['image_id']:012d}.jpg"
+            assert (mixed / name).read_bytes() == (alone[im["style"]] / name).read_bytes(), (split, i)
+    with pytest.raises(ValueError, match="unknown SynthPose style 'cartoon'; choose one of flat, photo, mixed."):
+        generate(str(tmp_path / "x"), 1, 0, config=SynthPoseConfig(style="cartoon"))
 
 
 def test_the_flat_style_draws_what_the_shipped_models_learned_from():

@@ -1,7 +1,7 @@
 """SynthPose: procedurally drawn people written in the exact COCO person-keypoints layout, or MPII's.
 
     python -m rlelab synthpose --out DIR --n-train N --n-val M --size 256x192 --seed S [--layout mpii]
-        [--style flat|photo]
+        [--style flat|photo|mixed]
 
 writes DIR/annotations/person_keypoints_{train,val}.json, DIR/images/{train,val}/*.jpg,
 DIR/annotations/person_detections_{train,val}.json (COCO results format, jittered boxes with
@@ -14,7 +14,7 @@ joints_vis, center, scale, and each head's box for PCKh; 1-based coordinates as 
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -47,7 +47,7 @@ class SynthPoseConfig:
     max_people: int = 3
     occluder_prob: float = 0.6
     jpeg_quality: int = 90  # the flat style's; the photo style draws one per picture
-    style: str = "flat"  # or "photo": see STYLES
+    style: str = "flat"  # or "photo" (see STYLES), or "mixed": the two in turn, picture by picture
 
 
 def draw_noise(rng, law, size):
@@ -509,6 +509,12 @@ class Style(NamedTuple):
 
 STYLES = {"flat": Style(_background, _flat_place, _flat_person, _flat_occluders, _flat_finish),
           "photo": Style(_photo_background, _photo_place, _photo_person, _photo_occluders, _photo_finish)}
+STYLE_CHOICES = (*STYLES, "mixed")  # mixed: even pictures flat, odd ones photo (the shipped models' data)
+
+
+def picture_style(style, i):
+    """The style the i-th picture (0-based, within its split) of a set in ``style`` is drawn in."""
+    return ("flat", "photo")[i % 2] if style == "mixed" else style
 
 
 def render_image(rng, cfg):
@@ -579,7 +585,8 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False,
     for i in tqdm(range(n_images), desc=f"synthpose {split}", disable=not progress):
         image_id = first_id + i
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, i])
-        img, people, occluders, quality = render_image(rng, cfg)
+        style = picture_style(cfg.style, i)
+        img, people, occluders, quality = render_image(rng, replace(cfg, style=style))
         name = f"{image_id:012d}.jpg"
         img.save(os.path.join(root, "images", split, name), quality=quality)
         images.append({"id": image_id, "file_name": name, "height": cfg.height, "width": cfg.width})
@@ -599,7 +606,7 @@ def generate_split(root, split, n_images, seed, cfg, first_id=1, progress=False,
             x, y = rng.uniform(0, cfg.width - bw), rng.uniform(0, cfg.height - bh)
             dets.append({"image_id": image_id, "category_id": 1, "score": round(float(rng.uniform(0.05, 0.4)), 4),
                          "bbox": [round(float(v), 2) for v in (x, y, bw, bh)]})
-        truth_images.append({"image_id": image_id, "occluders": occluders, "jpeg_quality": quality})
+        truth_images.append({"image_id": image_id, "style": style, "occluders": occluders, "jpeg_quality": quality})
     return _write_split(root, split, seed, cfg, layout, images, anns, dets, truth_anns, truth_images, mpii)
 
 
@@ -670,8 +677,8 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False, layout="c
     cfg = config or SynthPoseConfig()
     if cfg.noise_law not in NOISE_LAWS:
         raise ValueError(f"unknown noise law {cfg.noise_law!r}; choose one of {', '.join(NOISE_LAWS)}.")
-    if cfg.style not in STYLES:
-        raise ValueError(f"unknown SynthPose style {cfg.style!r}; choose one of {', '.join(STYLES)}.")
+    if cfg.style not in STYLE_CHOICES:
+        raise ValueError(f"unknown SynthPose style {cfg.style!r}; choose one of {', '.join(STYLE_CHOICES)}.")
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
     if n_train < 0 or n_val < 0 or n_train + n_val < 1:
