@@ -24,13 +24,12 @@ from rlelab.tasks.coco import LAYOUT as COCO_LAYOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(SHIPPED)  # rlelab's data/, the one home of where the shipped files are
-DEFAULTS = {"rle": DATA / "synthpose_res18_rle.pt", "l1": DATA / "synthpose_res18_l1.pt",
+DEFAULTS = {"rle": DATA / "synthpose_lite0_rle.pt", "l1": DATA / "synthpose_lite0_l1.pt",
             "oct_rle": DATA / "synthoct_mnv3_rle.pt"}
 DISPLAY_SIDE = 1600  # larger pictures are shown and processed at this long side
-REPRODUCE = ("python -m rlelab synthpose --out data/synthpose --n-train 4000 --n-val 200\n"
-             "python -m rlelab train --config configs/synthpose_res18_rle.yaml --standardize=false --warmup_steps=0 "
-             "--sigma_init=0.5 --grad_clip=null  # the shipped model's start\n"
-             "python -m rlelab export --checkpoint runs/synthpose_res18_rle/last.pt --out data/synthpose_res18_rle.pt")
+REPRODUCE = ("python -m rlelab synthpose --out data/synthpose_mixed --n-train 4000 --n-val 200 --style mixed\n"
+             "python -m rlelab train --config configs/synthpose_lite0_cpu_rle.yaml  # about an hour on one core\n"
+             "python -m rlelab export --checkpoint runs/synthpose_lite0_cpu_rle/last.pt --out data/synthpose_lite0_rle.pt")
 
 
 POSE_TASKS = tuple(name for name, task in TASKS.items() if 0 in task.layout.flip_negates)  # joints with an x: not OCT's rows

@@ -20,7 +20,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
 
-from common import DISPLAY_SIDE, pose_figure, shrink, sigma_figure  # noqa: E402
+from common import DEFAULTS, DISPLAY_SIDE, pose_figure, shrink, sigma_figure  # noqa: E402
 from rlelab import detect  # noqa: E402
 from rlelab.inference import predict_image, read_image  # noqa: E402
 from rlelab.tasks import TASKS  # noqa: E402
@@ -46,7 +46,7 @@ def jpeg(array):
 
 
 def main(repeats=7):
-    model, cfg, _ = load_checkpoint(str(ROOT / "data" / "synthpose_res18_rle.pt"))
+    model, cfg, _ = load_checkpoint(str(DEFAULTS["rle"]))  # the pose page's first model
     cases = [("sample (synthpose_1.jpg)", (ROOT / "data" / "samples" / "synthpose_1.jpg").read_bytes(), (None,)),
              ("4000x3000 JPEG of noise", jpeg(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)), (None,))]
     real = ROOT.parent / "shared" / "data" / "real-samples" / "coco"

@@ -1,7 +1,7 @@
 """How near each pose model is to the label noise, on a fresh SynthPose set it never saw.
 
-    python benchmarks/noise_floor.py data/synthpose_res18_rle.pt data/synthpose_res18_l1.pt [--seed 7] [--n-val 150]
-        [--style flat|photo]
+    python benchmarks/noise_floor.py data/synthpose_lite0_rle.pt data/synthpose_lite0_l1.pt [--seed 7] [--n-val 150]
+        [--style flat|photo|mixed]
 
 No model can agree with noisy annotations better than the clean joints do: their mean OKS to the annotations is the
 noise floor. For each checkpoint: its mean OKS to the annotations (ground-truth boxes, flip test), that over the

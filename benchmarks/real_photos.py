@@ -1,11 +1,11 @@
 """The real COCO photos of ../shared/data/real-samples: how far the models trained here are from their people, and
 what MediaPipe's detector and pose model (rlelab.detect) find there.
 
-    python benchmarks/real_photos.py [CHECKPOINT ...]   (default: the shipped L1 and RLE models)
+    python benchmarks/real_photos.py [CHECKPOINT ...]   (default: the four shipped pose models)
 
 For each annotated person (12 on 4 photos), the best OKS any predicted person reaches with them (0 when nobody
-was predicted near; rlelab.tasks.coco.matched_oks), averaged: the shipped L1 and RLE models in the annotated
-boxes and in the boxes MediaPipe finds, and MediaPipe's own 17 joints. Then the detector alone: the people it
+was predicted near; rlelab.tasks.coco.matched_oks), averaged: the shipped L1 and RLE models (both pairs) in the
+annotated boxes and in the boxes MediaPipe finds, and MediaPipe's own 17 joints. Then the detector alone: the people it
 finds and the IoU of each found box with the annotated box it overlaps most. Prints a Markdown table.
 """
 import json
@@ -29,7 +29,8 @@ def main():
     if not (REAL / "test_coco.json").exists() or not detect.available():
         sys.exit(f"needs the real COCO samples in {REAL} and mediapipe (pip install -e \".[app]\")")
     data = json.loads((REAL / "test_coco.json").read_text())
-    paths = sys.argv[1:] or [str(ROOT / "data" / f"synthpose_res18_{name}.pt") for name in ("l1", "rle")]
+    paths = sys.argv[1:] or [str(ROOT / "data" / f"synthpose_{name}.pt")
+                             for name in ("lite0_l1", "lite0_rle", "res18_l1", "res18_rle")]
     models = {Path(path).stem: load_checkpoint(path)[:2] for path in paths}
     scores, seen, ious = {}, [], []
     for im in data["images"]:

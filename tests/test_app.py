@@ -14,7 +14,7 @@ APP = str(ROOT / "app" / "main.py")
 SAMPLE = ROOT / "data" / "samples" / "synthpose_1.jpg"
 REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
 needs_checkpoints = pytest.mark.skipif(
-    not (ROOT / "data" / "synthpose_res18_rle.pt").exists() or not (ROOT / "data" / "synthpose_res18_l1.pt").exists(),
+    not (ROOT / "data" / "synthpose_lite0_rle.pt").exists() or not (ROOT / "data" / "synthpose_lite0_l1.pt").exists(),
     reason="the shipped checkpoints data/synthpose_res18_{rle,l1}.pt are missing (see docs/guides/checkpoints.md)")
 
 
@@ -103,12 +103,16 @@ def test_density_page_shows_a_pose_checkpoints_flow():
     at = app("densities")
     at.sidebar.radio[1].set_value("a pose checkpoint").run()
     assert not at.exception
-    assert at.sidebar.selectbox[0].value == "data/synthpose_res18_rle.pt"
+    assert at.sidebar.selectbox[0].value == "data/synthpose_lite0_rle.pt"
+    # the shipped model is the standardized RLE: its P_phi has std 1 by construction, and the page says so
+    assert at.main.caption[-1].value.startswith("Standardized RLE: P_phi moved and scaled to mean 0 and std 1")
+    at.sidebar.selectbox[0].set_value("data/synthpose_res18_rle.pt").run()  # the earlier one, Eq. 8 as written
+    assert not at.exception
     caption = at.main.caption[-1].value
     assert caption.startswith("std of the learned density:")
     std_x = float(caption.split(":")[1].split()[0])
     assert 0 < std_x < 3
-    at.sidebar.selectbox[0].set_value("data/synthpose_res18_l1.pt").run()
+    at.sidebar.selectbox[0].set_value("data/synthpose_lite0_l1.pt").run()
     assert not at.exception and "no flow" in at.info[0].value
 
 
@@ -182,7 +186,7 @@ def test_pose_page_bad_upload_is_one_message_and_the_app_keeps_serving(name, dat
 def test_compare_page_puts_l1_and_rle_side_by_side():
     at = app("compare")
     assert not at.exception
-    assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_res18_l1.pt", "data/synthpose_res18_rle.pt"]
+    assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_lite0_l1.pt", "data/synthpose_lite0_rle.pt"]
     assert [h.value for h in at.subheader] == ["L1", "RLE"]
     assert at.metric[0].value == "n/a" and 0 < float(at.metric[1].value) < 1  # L1 has no sigma_hat
     l1, rle = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
@@ -230,7 +234,7 @@ def test_lifting_page_lifts_a_synth3d_person_and_a_picture():
     assert len(at.get("plotly_chart")) == 2
     # the shipped lifting model is the standardized RLE: sigma_hat is the error's std (it said "not it" before)
     assert "σ̂ is the error's std itself" in at.caption[0].value
-    if (ROOT / "data" / "synthpose_res18_rle.pt").exists():
+    if (ROOT / "data" / "synthpose_lite0_rle.pt").exists():
         at.radio(key="lift_from").set_value("a picture (the 2-D model)").run()
         assert not at.exception
         assert [m.label for m in at.metric] == ["error std along the depth", "error std in the image plane"]
@@ -330,7 +334,7 @@ def test_eq8_page_shows_the_three_terms_their_sum_and_the_shortcut():
     at.slider(key="eq8_mu").set_value(0.1)
     at.slider(key="eq8_sigma").set_value(0.2).run()
     values = {m.label: float(m.value) for m in at.metric}
-    model, cfg, _ = load_checkpoint(str(ROOT / "data" / "synthpose_res18_rle.pt"))
+    model, cfg, _ = load_checkpoint(str(ROOT / "data" / "synthpose_lite0_rle.pt"))
     with torch.no_grad():
         eq8 = rle_loss(torch.tensor([[0.1, 0.0]]), torch.tensor([[0.2, 0.2]]), torch.tensor([[0.0, 0.0]]),
                        flow=model.flow, q=cfg.q).per_joint.item()
@@ -364,7 +368,7 @@ def test_the_shipped_toy_fits_are_the_default_views():
 def test_cover_page_covers_a_joint_and_says_what_each_model_did():
     at = app("cover")
     assert not at.exception
-    assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_res18_rle.pt", "data/synthpose_res18_l1.pt"]
+    assert [at.sidebar.selectbox[i].value for i in (0, 1)] == ["data/synthpose_lite0_rle.pt", "data/synthpose_lite0_l1.pt"]
     assert [h.value for h in at.subheader] == ["RLE", "L1"] and at.selectbox(key="cover_joint").value == "left_wrist"
     rle, l1, bars = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
     assert [t["name"] for t in bars["data"]] == ["RLE", "L1"] and len(bars["data"][0]["x"]) == 17

@@ -19,7 +19,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SAMPLE = ROOT / "data" / "samples" / "synthpose_1.jpg"
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed (apt-get install -y chromium)"),
-    pytest.mark.skipif(not (ROOT / "data" / "synthpose_res18_rle.pt").exists(), reason="no shipped checkpoint in data/"),
+    pytest.mark.skipif(not (ROOT / "data" / "synthpose_lite0_rle.pt").exists(), reason="no shipped checkpoint in data/"),
 ]
 
 
