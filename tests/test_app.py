@@ -15,7 +15,7 @@ SAMPLE = ROOT / "data" / "samples" / "synthpose_1.jpg"
 REAL_COCO = ROOT.parent / "shared" / "data" / "real-samples" / "coco"
 needs_checkpoints = pytest.mark.skipif(
     not (ROOT / "data" / "synthpose_lite0_rle.pt").exists() or not (ROOT / "data" / "synthpose_lite0_l1.pt").exists(),
-    reason="the shipped checkpoints data/synthpose_res18_{rle,l1}.pt are missing (see docs/guides/checkpoints.md)")
+    reason="the shipped checkpoints data/synthpose_lite0_{rle,l1}.pt are missing (see docs/guides/checkpoints.md)")
 
 
 def app(page):

@@ -1,5 +1,6 @@
-"""SynthPose in both styles (and mixed, the two in turn): determinism, COCO format (pycocotools), visibility vs occluders, the noise law actually
-added; the photo style's occluders over joints, its people's pixels and its JPEG qualities."""
+"""SynthPose in both styles (and mixed, the two in turn): determinism, COCO format (pycocotools), visibility vs
+occluders, the noise law actually added; the photo style's occluders over joints, its people's pixels and its JPEG
+qualities."""
 import hashlib
 import io
 import json
