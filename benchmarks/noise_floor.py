@@ -10,7 +10,6 @@ its median (in units of the crop), the share above 0.9 (the sigmoid's ceiling) a
 (mean |error| / mean predicted |error|, ``evaluate.sigma_calibration``; 1.0: calibrated) as mean (min-max).
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -18,23 +17,12 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from rlelab.checkpoints import load_checkpoint  # noqa: E402
 from rlelab.config import has_sigma  # noqa: E402
-from rlelab.data.synthpose import STYLE_CHOICES, SynthPoseConfig, generate  # noqa: E402
+from rlelab.data.synthpose import STYLE_CHOICES, SynthPoseConfig, generate, noise_floor  # noqa: E402
 from rlelab.evaluate import evaluate, pearson, sigma_calibration  # noqa: E402
 from rlelab.tasks import TASKS  # noqa: E402
 from rlelab.tasks.coco import LAYOUT as COCO  # noqa: E402
 from rlelab.tasks.coco import coco_paths, score_oks_pairs  # noqa: E402
 from rlelab.topdown import TopDownConfig  # noqa: E402
-
-
-def floor(root, split="val"):
-    """The mean OKS of the clean joints to the noisy annotations: the best any model can score."""
-    ann, _ = coco_paths(root, split)
-    with open(os.path.join(root, "annotations", f"truth_{split}.json")) as f:
-        truth = json.load(f)["annotations"]
-    with open(ann) as f:
-        image_of = {a["id"]: a["image_id"] for a in json.load(f)["annotations"]}
-    results = [{"ann_id": t["id"], "image_id": image_of[t["id"]], "keypoints": t["keypoints"], "score": 1.0} for t in truth]
-    return float(score_oks_pairs(ann, results)[1].mean())
 
 
 def row(path, root):
@@ -68,7 +56,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(os.path.join(tmp, "synthpose"), n_train=0, n_val=args.n_val, seed=args.seed,
                         config=SynthPoseConfig(style=args.style))
-        best = floor(root)
+        best = noise_floor(root)
         rows = [row(path, root) for path in args.checkpoints]
     lines = [f"Fresh SynthPose val set ({args.style} style, seed {args.seed}, {args.n_val} pictures); the clean joints' mean OKS to the "
              f"annotations (the noise floor): {best:.3f}.", "",

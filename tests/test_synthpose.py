@@ -67,8 +67,9 @@ def test_the_mixed_style_draws_each_picture_as_its_style_would(tmp_path):
 
 
 def test_the_flat_style_draws_what_the_shipped_models_learned_from():
-    """The flat style's pixels and joints, pinned: the shipped models and the labs' numbers were made on them, so
-    a change to the drawing code that moves them must be a decision (retrain, re-measure, update this hash)."""
+    """The flat style's pixels and joints, pinned: the shipped models learned from them (the ResNet-18 pair alone,
+    the Lite0 models half their pictures) and the labs' numbers were measured on them, so a change to the drawing
+    code that moves them must be a decision (retrain, re-measure, update this hash)."""
     h = hashlib.sha256()
     for i in range(4):
         img, people, _, quality = render_image(np.random.default_rng([0, 0, i]), SynthPoseConfig(height=64, width=48))
@@ -259,3 +260,13 @@ def test_the_command_draws_the_style_it_is_asked_for(tmp_path):
     flat = generate(str(tmp_path / "flat"), 2, 1, config=SynthPoseConfig(height=64, width=48))
     assert (tmp_path / "sp" / "images" / "val" / "000000000003.jpg").read_bytes() != \
         (Path(flat) / "images" / "val" / "000000000003.jpg").read_bytes()
+
+
+def test_the_noise_floor_is_one_without_noise_and_falls_as_the_noise_grows(tmp_path):
+    floors = [synthpose.noise_floor(generate(str(tmp_path / f"s{scale}"), n_train=0, n_val=10, seed=3,
+                                             config=SynthPoseConfig(noise_scale=scale))) for scale in (0.0, 0.3, 0.6)]
+    assert floors[0] == pytest.approx(1.0, abs=1e-6)  # the clean joints are the annotations: OKS 1 for every person
+    assert 1.0 > floors[1] > floors[2] > 0.2  # wider label noise, a lower floor (0.3: the shipped sets' scale)
+    (tmp_path / "s0.0" / "annotations" / "truth_val.json").unlink()  # a COCO-layout set that is not SynthPose's
+    with pytest.raises(ValueError, match="truth_val.json is missing: the noise floor needs a SynthPose set"):
+        synthpose.noise_floor(str(tmp_path / "s0.0"))

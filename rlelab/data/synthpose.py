@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..files import atomic_write, write_folder
-from ..tasks.coco import OKS_SIGMAS, PERSON_CATEGORY
+from ..tasks.coco import OKS_SIGMAS, PERSON_CATEGORY, coco_paths, score_oks_pairs
 
 NOISE_LAWS = ("gaussian", "laplace", "student_t")
 LAYOUTS = ("coco", "mpii")
@@ -689,3 +689,19 @@ def generate(out, n_train, n_val, seed=0, config=None, progress=False, layout="c
         generate_split(tmp, "val", n_val, seed, cfg, first_id=n_train + 1, progress=progress, layout=layout)
 
     return write_folder(out, build, ".synthpose-")
+
+
+def noise_floor(root, split="val"):
+    """The mean OKS of a COCO-layout SynthPose split's clean joints to its noisy annotations: no model can agree
+    with the annotations better, so a model's mean OKS over this is how near the label noise it is."""
+    ann, _ = coco_paths(root, split)
+    truth_file = os.path.join(root, "annotations", f"truth_{split}.json")
+    if not os.path.isfile(truth_file):
+        raise ValueError(f"{truth_file} is missing: the noise floor needs a SynthPose set in the coco layout "
+                         "(python -m rlelab synthpose --out DIR).")
+    with open(truth_file) as f:
+        truth = json.load(f)["annotations"]
+    with open(ann) as f:
+        image_of = {a["id"]: a["image_id"] for a in json.load(f)["annotations"]}
+    clean = [{"ann_id": t["id"], "image_id": image_of[t["id"]], "keypoints": t["keypoints"], "score": 1.0} for t in truth]
+    return float(score_oks_pairs(ann, clean)[1].mean())
