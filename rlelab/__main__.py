@@ -290,7 +290,7 @@ def _add_lift(sub):
     lf.add_argument("--loss", choices=tuple(LOSSES), default=lc.loss, help="the regression loss (Table 8: l2, l1, dle, rle)")
     lf.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=lc.standardize,
                     help="RLE with bar_mu standardized (sigma_hat is the error's std; the image trainer's default) or "
-                         "Eq. 8 as written (lifts best: docs/results/human36m.md)")
+                         "Eq. 8 without log s (lifts best: docs/results/human36m.md)")
     lf.add_argument("--epochs", type=int, default=lc.epochs, help="passes over the training split")
     lf.add_argument("--width", type=int, default=lc.width, help="units of each fully connected layer")
     lf.add_argument("--seed", type=int, default=lc.seed, help="seed of the initialization and batches")

@@ -40,7 +40,7 @@ class LiftConfig:
     q: str = "laplace"  # RLE's options, as TrainConfig's
     variant: str = "paper"
     with_log_s: bool = False
-    standardize: bool = False  # measured: Eq. 8 as written lifts best (docs/results/human36m.md)
+    standardize: bool = False  # measured: Eq. 8 without log s lifts best (docs/results/human36m.md)
     width: int = 1024  # Martinez et al.: 1024 units, two residual blocks, dropout 0.5, batch norm
     blocks: int = 2
     dropout: float = 0.5

@@ -108,7 +108,7 @@ def test_density_page_shows_a_pose_checkpoints_flow():
     assert at.sidebar.selectbox[0].value == "data/synthpose_lite0_rle.pt"
     # the shipped model is the standardized RLE: its P_phi has std 1 by construction, and the page says so
     assert at.main.caption[-1].value.startswith("Standardized RLE: P_phi moved and scaled to mean 0 and std 1")
-    at.sidebar.selectbox[0].set_value("data/synthpose_res18_rle.pt").run()  # the earlier one, Eq. 8 as written
+    at.sidebar.selectbox[0].set_value("data/synthpose_res18_rle.pt").run()  # the earlier one, Eq. 8 without log s
     assert not at.exception
     caption = at.main.caption[-1].value
     assert caption.startswith("std of the learned density:")

@@ -307,7 +307,7 @@ def run_cli(*args, env=None, cwd=ROOT):
 def test_ddp_two_processes_equal_one_process_on_the_same_global_batch(synth, tmp_path):
     # frozen BN: batch statistics would differ between 2 half batches and 1 whole one (SyncBatchNorm needs GPUs)
     for name in ("one", "two"):
-        # no warmup (the step is lr sign(g), as large as it gets) and Eq. 8 as written (standardized RLE draws
+        # no warmup (the step is lr sign(g), as large as it gets) and Eq. 8 without log s (standardized RLE draws
         # its Monte Carlo moments on each process: equal only while the processes' random streams are)
         cfg = tiny(synth, tmp_path / name, epochs=1, max_steps_per_epoch=1, norm="frozen", warmup_steps=0, standardize=False)
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(vars(cfg)))

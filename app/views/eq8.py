@@ -67,7 +67,7 @@ def render():
                   f"(its std {density[3][0]:.3f} along x): the -log G term is far below 0 near bar_mu = 0 and climbs steeply away from it, and the "
                   "scale of σ̂ drifts upward, nothing pinning it (docs/results/sigma-meaning.md)." if not cfg.standardize else
                   "the model was trained with the standardized RLE (rlelab's design: Eq. 8 with log s and bar_mu "
-                  "standardized, a different loss); the terms here are Eq. 8 as written, with the same flow."))
+                  "standardized, a different loss); the terms here are Eq. 8's without log s, as the paper trains it, with the same flow."))
 
 
 def sweep(flow, q, label, sigma, mu, n=201):
